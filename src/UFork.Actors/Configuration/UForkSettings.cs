@@ -1,0 +1,82 @@
+using Akka.Configuration;
+using UFork.Supervision;
+
+namespace UFork.Configuration;
+
+/// <summary>Every setting of an arbiter, read from the <c>ufork { }</c> HOCON block.</summary>
+public sealed record UForkSettings(
+    int Workers,
+    TimeSpan ShutdownGrace,
+    RestartPolicy Restart,
+    HeartbeatSettings Heartbeat,
+    int MaxUnhealthyStarting,
+    long WorkerMemoryLimit,
+    int Backlog,
+    LogSettings Log)
+{
+    /// <summary>The defaults of the embedded reference.conf.</summary>
+    public static UForkSettings Default => FromConfig(UForkConfig.Defaults);
+
+    public static int DefaultWorkerCount => Math.Max(Environment.ProcessorCount - 1, 2);
+
+    public static UForkSettings FromConfig(Config config)
+    {
+        var withDefaults = ReferenceEquals(config, UForkConfig.Defaults) ? config : config.WithFallback(UForkConfig.Defaults);
+        var c = new SettingsReader(withDefaults.GetConfig("ufork"));
+        var workers = c.Read("workers", "a positive integer or auto",
+            raw => raw == "auto" ? DefaultWorkerCount : int.Parse(raw), n => n > 0);
+        return new UForkSettings(
+            workers,
+            c.Duration("shutdown.grace"),
+            new RestartPolicy(
+                c.Duration("restart.min-backoff"),
+                c.Duration("restart.max-backoff"),
+                c.Duration("restart.reset-after"),
+                c.Read("restart.max-retries", "an integer, -1 for never", int.Parse, n => n >= -1)),
+            new HeartbeatSettings(
+                c.Duration("heartbeat.interval"),
+                c.Duration("heartbeat.timeout"),
+                c.Duration("heartbeat.start-timeout"),
+                c.Read("heartbeat.required", "on or off", ParseSwitch, _ => true)),
+            c.Read("max-unhealthy-starting", "a positive integer", int.Parse, n => n > 0),
+            c.Size("worker.memory-limit"),
+            c.Read("backlog", "a positive integer", int.Parse, n => n > 0),
+            new LogSettings(c.Size("log.max-size"), c.Read("log.files", "a positive integer", int.Parse, n => n > 0)));
+    }
+
+    private static bool ParseSwitch(string raw) => raw switch
+    {
+        "on" or "true" or "yes" => true,
+        "off" or "false" or "no" => false,
+        _ => throw new FormatException(),
+    };
+
+    /// <summary>Reads one key, turning any parse failure into one line that names the key.</summary>
+    private sealed class SettingsReader(Config config)
+    {
+        public T Read<T>(string key, string expected, Func<string, T> parse, Func<T, bool> valid)
+        {
+            var raw = config.GetString(key)?.Trim() ?? "";
+            try
+            {
+                var value = parse(raw);
+                if (valid(value))
+                    return value;
+            }
+            catch (Exception e) when (e is FormatException or OverflowException or ConfigurationException)
+            {
+            }
+            throw new UForkConfigException($"ufork.{key} must be {expected}, not '{raw}'");
+        }
+
+        public TimeSpan Duration(string key) =>
+            Read(key, "a duration such as 500ms or 10s", _ => config.GetTimeSpan(key, allowInfinite: false), d => d >= TimeSpan.Zero);
+
+        public long Size(string key) =>
+            Read(key, "a size such as 512MiB", _ => config.GetByteSize(key) ?? throw new FormatException(), n => n > 0);
+    }
+}
+
+public sealed record HeartbeatSettings(TimeSpan Interval, TimeSpan Timeout, TimeSpan StartTimeout, bool Required);
+
+public sealed record LogSettings(long MaxSize, int Files);

@@ -1,0 +1,86 @@
+using System.Runtime.InteropServices;
+
+namespace UFork.Spawning;
+
+/// <summary>
+/// The few libc calls Mono.Posix does not offer: posix_spawn (which runs no managed code in the
+/// child), pipe2 with O_CLOEXEC (atomic, so no other thread's child inherits our pipes), and pidfd_open
+/// (so a process exit is an event on a file descriptor, not something to poll for).
+/// </summary>
+internal static unsafe class Libc
+{
+    public const int O_CLOEXEC = 0x80000;
+    public const int F_DUPFD_CLOEXEC = 1030;
+    public const short POSIX_SPAWN_SETSIGDEF = 0x04;
+    public const short POSIX_SPAWN_SETSIGMASK = 0x08;
+    public const short POSIX_SPAWN_SETSID = 0x80;
+    public const int O_RDONLY = 0;
+    private const long SYS_pidfd_open = 434;
+
+    // glibc's opaque types are 80 and 336 bytes on x86-64 and arm64; 1 KiB leaves room for any libc.
+    public const int OpaqueStructSize = 1024;
+
+    [DllImport("libc", SetLastError = true)]
+    public static extern int pipe2(int* fds, int flags);
+
+    [DllImport("libc", SetLastError = true)]
+    public static extern int fcntl(int fd, int cmd, int arg);
+
+    [DllImport("libc", SetLastError = true)]
+    public static extern int close(int fd);
+
+    [DllImport("libc", SetLastError = true)]
+    public static extern nint read(int fd, byte* buffer, nint count);
+
+    [DllImport("libc", SetLastError = true)]
+    public static extern nint write(int fd, byte* buffer, nint count);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern long syscall(long number, int pid, uint flags);
+
+    public static int PidfdOpen(int pid) => (int)syscall(SYS_pidfd_open, pid, 0);
+
+    [DllImport("libc")]
+    public static extern int posix_spawn(out int pid, byte* path, void* fileActions, void* attr, byte** argv, byte** envp);
+
+    [DllImport("libc")]
+    public static extern int posix_spawn_file_actions_init(void* actions);
+
+    [DllImport("libc")]
+    public static extern int posix_spawn_file_actions_destroy(void* actions);
+
+    [DllImport("libc")]
+    public static extern int posix_spawn_file_actions_adddup2(void* actions, int fd, int newFd);
+
+    [DllImport("libc")]
+    public static extern int posix_spawn_file_actions_addopen(void* actions, int fd, byte* path, int flags, uint mode);
+
+    [DllImport("libc")]
+    public static extern int posix_spawnattr_init(void* attr);
+
+    [DllImport("libc")]
+    public static extern int posix_spawnattr_destroy(void* attr);
+
+    [DllImport("libc")]
+    public static extern int posix_spawnattr_setflags(void* attr, short flags);
+
+    [DllImport("libc")]
+    public static extern int posix_spawnattr_setsigmask(void* attr, void* sigset);
+
+    [DllImport("libc")]
+    public static extern int posix_spawnattr_setsigdefault(void* attr, void* sigset);
+
+    [DllImport("libc")]
+    public static extern int sigemptyset(void* set);
+
+    [DllImport("libc")]
+    public static extern int sigaddset(void* set, int signal);
+
+    public static (int Read, int Write) Pipe()
+    {
+        var fds = stackalloc int[2];
+        if (pipe2(fds, O_CLOEXEC) != 0)
+            throw new IOException($"pipe2 failed: {Marshal.GetLastPInvokeErrorMessage()}");
+        return (fds[0], fds[1]);
+    }
+}

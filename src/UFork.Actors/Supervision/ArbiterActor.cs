@@ -1,0 +1,195 @@
+using Akka.Actor;
+using Akka.Event;
+using UFork.Configuration;
+using UFork.Output;
+using UFork.Worker;
+
+namespace UFork.Supervision;
+
+/// <summary>What an arbiter runs, where its output goes, and the sockets its workers share.</summary>
+public sealed record ArbiterOptions(
+    WorkerCommand Command,
+    UForkSettings Settings,
+    IOutputSink Output,
+    IReadOnlyList<ListenSocket> Sockets,
+    Func<Task>? ParentPreStop = null);
+
+/// <summary>
+/// The arbiter: keeps one WorkerActor per slot alive, answers the command set of
+/// <see cref="ArbiterProtocol"/>, and on <see cref="Shutdown"/> stops every worker gracefully. It does not
+/// decide restarts by itself: a dead worker is a failure of its WorkerActor, and the
+/// <see cref="RestartPolicy"/> turned into a SupervisorStrategy decides.
+/// </summary>
+public sealed class ArbiterActor : ReceiveActor
+{
+    private const int DeadWorkersKept = 10;
+
+    private readonly ArbiterOptions _options;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly SortedDictionary<int, IActorRef> _slots = new();
+    private readonly LinkedList<DeadWorker> _dead = new();
+    private readonly List<IActorRef> _awaitingShutdown = [];
+    private int _size;
+    private int _incarnations;
+
+    public static Props Props(ArbiterOptions options) => Akka.Actor.Props.Create(() => new ArbiterActor(options));
+
+    public ArbiterActor(ArbiterOptions options)
+    {
+        _options = options;
+        _size = options.Settings.Workers;
+        Serving();
+    }
+
+    protected override SupervisorStrategy SupervisorStrategy() => _options.Settings.Restart.ToSupervisorStrategy();
+
+    protected override void PreStart()
+    {
+        _log.Info("arbiter starting {0} workers: {1}", _size, _options.Command);
+        for (var slot = 0; slot < _size; slot++)
+            SpawnWorker(slot);
+    }
+
+    private void Serving()
+    {
+        Receive<DeadWorker>(RecordDeath);
+        Receive<ListWorkers>(_ => ListWorkers());
+        Receive<ListDeadWorkers>(_ => Sender.Tell(_dead.ToList()));
+        Receive<Scale>(scale => Sender.Tell(ScaleTo(scale.Workers)));
+        Receive<RestartWorkers>(restart => Sender.Tell(Restart(restart.Slot)));
+        Receive<KillWorker>(kill => Sender.Tell(KillSlot(kill.Slot)));
+        Receive<Terminated>(t => ReapSlot(t.ActorRef));
+        Receive<Shutdown>(_ => BeginShutdown());
+    }
+
+    private void ShuttingDown()
+    {
+        Receive<DeadWorker>(RecordDeath);
+        Receive<ListWorkers>(_ => ListWorkers());
+        Receive<ListDeadWorkers>(_ => Sender.Tell(_dead.ToList()));
+        Receive<Shutdown>(_ => _awaitingShutdown.Add(Sender));
+        Receive<ParentPreStopDone>(_ => StopAllWorkers());
+        Receive<Terminated>(t =>
+        {
+            ReapSlot(t.ActorRef);
+            if (_slots.Count == 0)
+                FinishShutdown();
+        });
+        Receive<object>(_ => Sender.Tell(new CommandDone(false, "the arbiter is shutting down")));
+    }
+
+    private void SpawnWorker(int slot)
+    {
+        var worker = Context.ActorOf(
+            WorkerActor.Props(new WorkerSlotOptions(slot, _options.Command, _options.Settings, _options.Output, _options.Sockets)),
+            $"w{slot}-{_incarnations++}"); // unique: a scaled-down slot may still be stopping when it is refilled
+        Context.Watch(worker);
+        _slots[slot] = worker;
+    }
+
+    private void RecordDeath(DeadWorker death)
+    {
+        _dead.AddFirst(death);
+        if (_dead.Count > DeadWorkersKept)
+            _dead.RemoveLast();
+        if (death.Reason != "stopped")
+            _log.Warning("w{0}: pid {1} {2} after {3}", death.Slot, death.Pid, death.Reason, WorkerActor.Describe(death.Uptime));
+    }
+
+    /// <summary>A WorkerActor stopped: scaled down, shut down, or given up on by the restart policy.</summary>
+    private void ReapSlot(IActorRef worker)
+    {
+        var slot = _slots.FirstOrDefault(kv => kv.Value.Equals(worker));
+        if (slot.Value is null)
+            return;
+        _slots.Remove(slot.Key);
+        if (slot.Key < _size && _awaitingShutdown.Count == 0)
+            _log.Error("w{0}: giving up after {1} consecutive failures (ufork.restart.max-retries); the slot stays empty",
+                slot.Key, _options.Settings.Restart.MaxRetries + 1);
+    }
+
+    private void ListWorkers()
+    {
+        var timeout = TimeSpan.FromSeconds(2);
+        Task.WhenAll(_slots.Values.Select(w => w.Ask<WorkerStatus>(GetStatus.Instance, timeout)))
+            .ContinueWith(t => (IReadOnlyList<WorkerStatus>)t.Result.OrderBy(s => s.Slot).ToList(), TaskContinuationOptions.OnlyOnRanToCompletion)
+            .PipeTo(Sender);
+    }
+
+    private CommandDone ScaleTo(int workers)
+    {
+        if (workers < 1)
+            return new CommandDone(false, $"cannot scale to {workers}: at least one worker is needed");
+        var before = _size;
+        _size = workers;
+        for (var slot = before; slot < workers; slot++)
+            SpawnWorker(slot);
+        foreach (var (slot, worker) in _slots.Where(kv => kv.Key >= workers))
+            worker.Tell(new StopWorker(_options.Settings.ShutdownGrace));
+        _log.Info("scaled from {0} to {1} workers", before, workers);
+        return new CommandDone(true, $"{before} -> {workers} workers");
+    }
+
+    private CommandDone Restart(int? slot)
+    {
+        var targets = slot is { } one ? _slots.Where(kv => kv.Key == one).ToList() : _slots.ToList();
+        if (targets.Count == 0)
+            return new CommandDone(false, $"no worker in slot {slot}");
+        foreach (var (_, worker) in targets)
+            worker.Tell(new KillProcess("restart requested"));
+        return new CommandDone(true, $"restarting {targets.Count} worker(s)");
+    }
+
+    private CommandDone KillSlot(int slot)
+    {
+        if (!_slots.TryGetValue(slot, out var worker))
+            return new CommandDone(false, $"no worker in slot {slot}");
+        worker.Tell(new KillProcess("killed by request"));
+        return new CommandDone(true, $"sent SIGKILL to w{slot}");
+    }
+
+    private void BeginShutdown()
+    {
+        _awaitingShutdown.Add(Sender);
+        Become(ShuttingDown);
+        _log.Info("shutting down {0} workers (grace {1})", _slots.Count, WorkerActor.Describe(_options.Settings.ShutdownGrace));
+        var hook = _options.ParentPreStop ?? (() => Task.CompletedTask);
+        RunHook(hook).PipeTo(Self, success: () => ParentPreStopDone.Instance, failure: _ => ParentPreStopDone.Instance);
+    }
+
+    private async Task RunHook(Func<Task> hook)
+    {
+        try
+        {
+            await hook();
+        }
+        catch (Exception e)
+        {
+            _log.Error("parent pre-stop hook failed: {0}", e.Message);
+        }
+    }
+
+    private void StopAllWorkers()
+    {
+        if (_slots.Count == 0)
+        {
+            FinishShutdown();
+            return;
+        }
+        foreach (var worker in _slots.Values)
+            worker.Tell(new StopWorker(_options.Settings.ShutdownGrace));
+    }
+
+    private void FinishShutdown()
+    {
+        _log.Info("all workers stopped");
+        foreach (var requester in _awaitingShutdown)
+            requester.Tell(ShutdownComplete.Instance);
+        Context.Stop(Self);
+    }
+
+    private sealed record ParentPreStopDone
+    {
+        public static ParentPreStopDone Instance { get; } = new();
+    }
+}

@@ -1,0 +1,60 @@
+using UFork.Spawning;
+
+namespace UFork.Supervision;
+
+// The one command set of an arbiter. The facade, the ufork> prompt, the control socket and signals
+// all send these messages to the ArbiterActor; replies are data for each door to render.
+
+public sealed record ListWorkers
+{
+    public static ListWorkers Instance { get; } = new();
+}
+
+public sealed record ListDeadWorkers
+{
+    public static ListDeadWorkers Instance { get; } = new();
+}
+
+/// <summary>Grow or shrink the fleet; replies <see cref="CommandDone"/>.</summary>
+public sealed record Scale(int Workers);
+
+/// <summary>Gracefully restart one slot, or every slot when Slot is null; replies <see cref="CommandDone"/>.</summary>
+public sealed record RestartWorkers(int? Slot);
+
+/// <summary>SIGKILL one worker (to watch recovery); replies <see cref="CommandDone"/>.</summary>
+public sealed record KillWorker(int Slot);
+
+/// <summary>Graceful stop of every worker and then the arbiter; replies <see cref="ShutdownComplete"/>.</summary>
+public sealed record Shutdown
+{
+    public static Shutdown Instance { get; } = new();
+}
+
+public sealed record ShutdownComplete
+{
+    public static ShutdownComplete Instance { get; } = new();
+}
+
+public sealed record CommandDone(bool Ok, string Message);
+
+public enum WorkerState
+{
+    /// <summary>Waiting out a restart delay after repeated failures.</summary>
+    BackingOff,
+    /// <summary>Started, first heartbeat not yet received.</summary>
+    Starting,
+    Healthy,
+    Stopping,
+}
+
+public sealed record WorkerStatus(
+    int Slot,
+    int? Pid,
+    WorkerState State,
+    DateTimeOffset? StartedAt,
+    int Restarts,
+    TimeSpan? LastHeartbeatAge,
+    DateTimeOffset? BackoffUntil);
+
+/// <summary>One entry of the arbiter's history of dead workers.</summary>
+public sealed record DeadWorker(int Slot, int Pid, ExitStatus Status, TimeSpan Uptime, string Reason, DateTimeOffset DiedAt);

@@ -1,0 +1,78 @@
+using UFork.Configuration;
+using UFork.Runtime;
+using UFork.Spawning;
+
+namespace UFork.Worker;
+
+/// <summary>A started worker process and the read end of its heartbeat pipe.</summary>
+internal sealed record LaunchedWorker(ChildProcess Process, Stream Heartbeats);
+
+/// <summary>
+/// Turns a <see cref="WorkerCommand"/> and a slot into a running process: fds 3.. carry the shared
+/// listen sockets, then the heartbeat pipe and the arbiter's lifeline, as <see cref="WorkerEnvironment"/>
+/// describes.
+/// </summary>
+internal static class WorkerLauncher
+{
+    // Its write end stays open, unshared, for the life of the arbiter process: when the arbiter dies,
+    // for whatever reason, every worker's read end sees EOF within milliseconds.
+    private static readonly (int Read, int Write) Lifeline = Libc.Pipe();
+
+    public static async Task<LaunchedWorker> LaunchAsync(
+        WorkerCommand command, int slot, UForkSettings settings, IReadOnlyList<ListenSocket> sockets)
+    {
+        var heartbeat = Libc.Pipe();
+        var n = sockets.Count;
+        var environment = new Dictionary<string, string>
+        {
+            [WorkerEnvironment.WorkerId] = slot.ToString(),
+            [WorkerEnvironment.HeartbeatFd] = (3 + n).ToString(),
+            [WorkerEnvironment.HeartbeatIntervalMs] = ((int)settings.Heartbeat.Interval.TotalMilliseconds).ToString(),
+            [WorkerEnvironment.LifelineFd] = (4 + n).ToString(),
+            [WorkerEnvironment.MemoryLimit] = settings.WorkerMemoryLimit.ToString(),
+        };
+        if (n > 0)
+        {
+            environment[WorkerEnvironment.ListenFds] = n.ToString();
+            environment[WorkerEnvironment.ListenFdNames] = string.Join(':', sockets.Select(s => s.Name));
+        }
+        var fds = sockets.Select(s => s.Fd).Append(heartbeat.Write).Append(Lifeline.Read).ToList();
+        try
+        {
+            var process = await ProcessReactor.Shared.SpawnAsync(new ProcessSpec(
+                command.IsUForkRuntime ? command.FileName : Setpriv,
+                WrappedArguments(command, n > 0),
+                environment,
+                fds));
+            return new LaunchedWorker(process, ChildProcess.ReadEnd(heartbeat.Read));
+        }
+        catch
+        {
+            Libc.close(heartbeat.Read);
+            throw;
+        }
+        finally
+        {
+            Libc.close(heartbeat.Write);
+        }
+    }
+
+    private const string Setpriv = "/usr/bin/setpriv";
+
+    /// <summary>
+    /// A program of any language cannot watch the lifeline, so setpriv sets PR_SET_PDEATHSIG=SIGKILL
+    /// before exec'ing it. With sockets, a shell in between exports LISTEN_PID=$$ (the pid the program
+    /// will have after exec), which only the child itself can know.
+    /// </summary>
+    private static IReadOnlyList<string> WrappedArguments(WorkerCommand command, bool hasSockets)
+    {
+        if (command.IsUForkRuntime)
+            return command.Arguments;
+        List<string> wrapped = ["--pdeathsig", "KILL", "--"];
+        if (hasSockets)
+            wrapped.AddRange(["/bin/sh", "-c", $"export {WorkerEnvironment.ListenPid}=$$; exec \"$0\" \"$@\""]);
+        wrapped.Add(command.FileName);
+        wrapped.AddRange(command.Arguments);
+        return wrapped;
+    }
+}

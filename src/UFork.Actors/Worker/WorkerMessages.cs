@@ -1,0 +1,32 @@
+using UFork.Output;
+using UFork.Spawning;
+
+namespace UFork.Worker;
+
+// What the pipe readers and the process reactor report to a WorkerActor. Each carries the pid it is
+// about, so that a report from a previous incarnation's process is recognised and dropped.
+
+internal sealed record ProcessStarted(LaunchedWorker Worker);
+
+internal sealed record SpawnFailed(Exception Error);
+
+/// <summary>Lines read in one go from a pipe; <see cref="Written"/> releases the reader's buffer.</summary>
+internal sealed record OutputLines(int Pid, OutputStream Stream, IReadOnlyList<ReadOnlyMemory<byte>> Lines, TaskCompletionSource Written);
+
+internal sealed record Heartbeat(int Pid);
+
+/// <summary>The process has been reaped and everything it wrote has been echoed.</summary>
+internal sealed record ProcessExited(int Pid, ExitStatus Status);
+
+// What the arbiter asks of a WorkerActor.
+
+/// <summary>SIGTERM, then SIGKILL after the grace period; the actor stops once the process is reaped.</summary>
+internal sealed record StopWorker(TimeSpan Grace);
+
+/// <summary>SIGKILL now; the death is a failure like any other, and the slot is refilled.</summary>
+internal sealed record KillProcess(string Reason);
+
+internal sealed record GetStatus
+{
+    public static GetStatus Instance { get; } = new();
+}

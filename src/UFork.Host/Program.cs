@@ -1,0 +1,14 @@
+using System.CommandLine;
+using UFork.Host.Commands;
+
+if (!OperatingSystem.IsLinux())
+{
+    Console.Error.WriteLine("ufork: uFork.NET runs on Linux only (it needs posix_spawn, pidfds and process groups)");
+    return 2;
+}
+
+var root = new RootCommand("uFork.NET: a pre-fork worker supervisor for .NET")
+{
+    RunCommand.Create(),
+};
+return await CommandLineErrors.InvokeAsync(root, args);
