@@ -89,6 +89,7 @@ public sealed class ArbiterActor : ReceiveActor
 
     private void RecordDeath(DeadWorker death)
     {
+        Context.System.EventStream.Publish(death);
         _dead.AddFirst(death);
         if (_dead.Count > DeadWorkersKept)
             _dead.RemoveLast();
@@ -108,11 +109,15 @@ public sealed class ArbiterActor : ReceiveActor
                 slot.Key, _options.Settings.Restart.MaxRetries + 1);
     }
 
+    /// <summary>Asks every WorkerActor; one that stops before it answers is left out, not waited for.</summary>
     private void ListWorkers()
     {
         var timeout = TimeSpan.FromSeconds(2);
-        Task.WhenAll(_slots.Values.Select(w => w.Ask<WorkerStatus>(GetStatus.Instance, timeout)))
-            .ContinueWith(t => (IReadOnlyList<WorkerStatus>)t.Result.OrderBy(s => s.Slot).ToList(), TaskContinuationOptions.OnlyOnRanToCompletion)
+        var answers = _slots.Values.Select(w => w.Ask<WorkerStatus>(GetStatus.Instance, timeout)
+            .ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : null, TaskScheduler.Default));
+        Task.WhenAll(answers)
+            .ContinueWith(t => (IReadOnlyList<WorkerStatus>)t.Result.OfType<WorkerStatus>().OrderBy(s => s.Slot).ToList(),
+                TaskScheduler.Default)
             .PipeTo(Sender);
     }
 

@@ -56,5 +56,10 @@ public sealed record WorkerStatus(
     TimeSpan? LastHeartbeatAge,
     DateTimeOffset? BackoffUntil);
 
-/// <summary>One entry of the arbiter's history of dead workers.</summary>
+/// <summary>Published on the ActorSystem's event stream each time a worker process starts.</summary>
+public sealed record WorkerStarted(int Slot, int Pid, DateTimeOffset At);
+
+/// <summary>
+/// One entry of the arbiter's history of dead workers; also published on the event stream.
+/// </summary>
 public sealed record DeadWorker(int Slot, int Pid, ExitStatus Status, TimeSpan Uptime, string Reason, DateTimeOffset DiedAt);

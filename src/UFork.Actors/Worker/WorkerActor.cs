@@ -123,6 +123,7 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers
         _ = HeartbeatReader.PumpAsync(worker.Heartbeats, process.Pid, self);
         _ = ReportExitAsync(process, Task.WhenAll(stdout, stderr), self);
         _log.Info("w{0}: started pid {1}", Slot, process.Pid);
+        Context.System.EventStream.Publish(new WorkerStarted(Slot, process.Pid, process.StartedAt));
 
         var heartbeat = _options.Settings.Heartbeat;
         if (_options.Command.IsUForkRuntime || heartbeat.Required)

@@ -1,0 +1,64 @@
+using System.Diagnostics;
+using Mono.Unix.Native;
+using UFork.Supervision;
+using UFork.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace UFork.Tests;
+
+public sealed class ShutdownTests(ITestOutputHelper output) : ArbiterTestKit(output)
+{
+    [Fact]
+    public async Task Stop_terminates_every_worker_and_leaves_no_process()
+    {
+        var starts = Listen<WorkerStarted>();
+        var hookRan = false;
+        var arbiter = StartArbiter(Shell("exec sleep 30"), Settings(workers: 3), parentPreStop: () =>
+        {
+            hookRan = true;
+            return Task.CompletedTask;
+        });
+        var pids = Enumerable.Range(0, 3).Select(_ => starts.ExpectMsg<WorkerStarted>(Patience).Pid).ToList();
+
+        await arbiter.StopAsync().WaitAsync(Patience);
+
+        Assert.True(hookRan);
+        Assert.All(pids, pid => Assert.False(ProcessWatch.Exists(pid), $"pid {pid} survived"));
+        var history = await Task.FromResult(arbiter.Stopped.IsCompleted);
+        Assert.True(history);
+    }
+
+    [Fact]
+    public async Task A_worker_ignoring_SIGTERM_is_killed_when_the_grace_period_ends()
+    {
+        var starts = Listen<WorkerStarted>();
+        var deaths = Listen<DeadWorker>();
+        var settings = Settings() with { ShutdownGrace = TimeSpan.FromMilliseconds(500) };
+        var arbiter = StartArbiter(Shell("trap '' TERM; echo up; while :; do sleep 0.05; done"), settings);
+        starts.ExpectMsg<WorkerStarted>(Patience);
+        await Echoed.WaitForAsync(l => l.Text == "up", Patience);
+
+        var clock = Stopwatch.StartNew();
+        await arbiter.StopAsync().WaitAsync(Patience);
+
+        Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(450), TimeSpan.FromSeconds(3));
+        Assert.Equal(Signum.SIGKILL, deaths.ExpectMsg<DeadWorker>(Patience).Status.Signal);
+    }
+
+    [Fact]
+    public async Task A_dotnet_worker_runs_its_pre_exit_hook_when_told_to_stop()
+    {
+        var dir = Directory.CreateTempSubdirectory("ufork-test").FullName;
+        Environment.SetEnvironmentVariable("UFORK_TEST_PRE_EXIT_DIR", dir);
+        var starts = Listen<WorkerStarted>();
+        var arbiter = StartArbiter(DotNetWorker("serve"), Settings(workers: 1));
+        var pid = starts.ExpectMsg<WorkerStarted>(Patience).Pid;
+        var ready = await Echoed.WaitForAsync(l => l.Text.StartsWith("ready"), Patience);
+
+        await arbiter.StopAsync().WaitAsync(Patience);
+
+        Assert.Equal($"ready 0 {pid} 0", ready.Text);
+        Assert.True(File.Exists(Path.Combine(dir, $"{pid}.exited")), "the child-pre-exit hook did not run");
+    }
+}

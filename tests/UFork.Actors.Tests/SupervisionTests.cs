@@ -1,0 +1,109 @@
+using Mono.Unix.Native;
+using UFork.Supervision;
+using UFork.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace UFork.Tests;
+
+public sealed class SupervisionTests(ITestOutputHelper output) : ArbiterTestKit(output)
+{
+    [Fact]
+    public async Task A_killed_worker_is_replaced_in_the_same_slot()
+    {
+        var starts = Listen<WorkerStarted>();
+        var deaths = Listen<DeadWorker>();
+        var arbiter = StartArbiter(Shell("echo up; exec sleep 30"), Settings(workers: 2));
+        var first = new[] { starts.ExpectMsg<WorkerStarted>(Patience), starts.ExpectMsg<WorkerStarted>(Patience) };
+        var victim = first.Single(s => s.Slot == 1);
+
+        var done = await arbiter.KillAsync(1);
+
+        Assert.True(done.Ok, done.Message);
+        var death = deaths.ExpectMsg<DeadWorker>(Patience);
+        Assert.Equal((1, victim.Pid, Signum.SIGKILL), (death.Slot, death.Pid, death.Status.Signal));
+        var replacement = starts.ExpectMsg<WorkerStarted>(Patience);
+        Assert.Equal(1, replacement.Slot);
+        Assert.NotEqual(victim.Pid, replacement.Pid);
+        var workers = await arbiter.ListWorkersAsync();
+        Assert.Equal([0, 1], workers.Select(w => w.Slot));
+        Assert.Equal(1, workers.Single(w => w.Slot == 1).Restarts);
+    }
+
+    [Fact]
+    public void Restart_delays_grow_while_a_worker_keeps_crashing()
+    {
+        var starts = Listen<WorkerStarted>();
+        var settings = Settings() with
+        {
+            Restart = new RestartPolicy(TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(400), TimeSpan.FromMinutes(1), -1),
+        };
+        StartArbiter(Shell("exit 1"), settings);
+
+        var times = Enumerable.Range(0, 7).Select(_ => starts.ExpectMsg<WorkerStarted>(Patience).At).ToList();
+        var gaps = times.Zip(times.Skip(1), (a, b) => (b - a).TotalMilliseconds).ToList();
+
+        // Each gap is the backoff plus the life of `sh -c 'exit 1'` and scheduling: at least the backoff.
+        double[] backoffs = [0, 50, 100, 200, 400, 400];
+        var shown = string.Join(", ", gaps.Select(g => $"{g:0}"));
+        Assert.True(gaps[0] < 45, $"the first restart should be immediate: {shown}");
+        for (var i = 1; i < backoffs.Length; i++)
+            Assert.True(gaps[i] >= backoffs[i] * 0.95, $"gap {i} should be at least {backoffs[i]} ms: {shown}");
+        Assert.True(gaps[5] < 400 + 300, $"delays stop at max-backoff: {shown}");
+    }
+
+    [Fact]
+    public void A_stable_run_resets_the_backoff()
+    {
+        var starts = Listen<WorkerStarted>();
+        var settings = Settings() with
+        {
+            Restart = new RestartPolicy(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(200), -1),
+        };
+        StartArbiter(Shell("sleep 0.3; exit 1"), settings);
+
+        var times = Enumerable.Range(0, 4).Select(_ => starts.ExpectMsg<WorkerStarted>(Patience).At).ToList();
+        var gaps = times.Zip(times.Skip(1), (a, b) => (b - a).TotalMilliseconds).ToList();
+
+        // Each run outlasts reset-after, so no restart waits the 2 s min-backoff.
+        Assert.All(gaps, gap => Assert.True(gap < 1500, $"restarted without backoff: {string.Join(", ", gaps)}"));
+    }
+
+    [Fact]
+    public async Task A_slot_is_given_up_after_max_retries()
+    {
+        var deaths = Listen<DeadWorker>();
+        var settings = Settings() with
+        {
+            Restart = new RestartPolicy(TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(20), TimeSpan.FromMinutes(1), 2),
+        };
+        var arbiter = StartArbiter(Shell("exit 2"), settings);
+
+        for (var i = 0; i < 3; i++)
+            deaths.ExpectMsg<DeadWorker>(Patience);
+        deaths.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+
+        var history = await arbiter.DeadWorkersAsync();
+        Assert.Equal(3, history.Count);
+        Assert.All(history, d => Assert.Equal(2, d.Status.Code));
+        Assert.Empty(await arbiter.ListWorkersAsync());
+    }
+
+    [Fact]
+    public async Task Scaling_adds_and_removes_workers()
+    {
+        var starts = Listen<WorkerStarted>();
+        var arbiter = StartArbiter(Shell("exec sleep 30"), Settings(workers: 1));
+        starts.ExpectMsg<WorkerStarted>(Patience);
+
+        Assert.True((await arbiter.ScaleAsync(3)).Ok);
+        starts.ExpectMsg<WorkerStarted>(Patience);
+        starts.ExpectMsg<WorkerStarted>(Patience);
+        Assert.Equal([0, 1, 2], (await arbiter.ListWorkersAsync()).Select(w => w.Slot));
+
+        Assert.True((await arbiter.ScaleAsync(1)).Ok);
+        var remaining = await Eventually.WaitAsync(() => arbiter.ListWorkersAsync().Result, w => w.Count == 1, Patience);
+        Assert.Equal([0], remaining.Select(w => w.Slot));
+        Assert.False((await arbiter.ScaleAsync(0)).Ok);
+    }
+}

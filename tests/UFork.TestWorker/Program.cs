@@ -1,0 +1,23 @@
+using UFork.Configuration;
+using UFork.Hosting;
+using UFork.Runtime;
+
+// usage: UFork.TestWorker <behaviour> [workers]
+//   serve       print "ready <slot> <pid>", then wait to be stopped
+//   crash       print "ready ...", then throw (exit EX_SOFTWARE)
+// UFORK_TEST_PRE_EXIT_DIR, when set, makes the child-pre-exit hook write <dir>/<pid>.exited.
+var behaviour = args.ElementAtOrDefault(0) ?? "serve";
+var workers = int.TryParse(args.ElementAtOrDefault(1), out var n) ? n : 2;
+var settings = UForkSettings.Default with { Workers = workers, ShutdownGrace = TimeSpan.FromSeconds(5) };
+
+return await Arbiter.RunAsync(args, settings, async (worker, stopping) =>
+{
+    Console.WriteLine($"ready {worker.WorkerId} {worker.Pid} {WorkerEnvironment.CurrentWorkerId}");
+    if (behaviour == "crash")
+        throw new InvalidOperationException("crashing on purpose");
+    await Task.Delay(Timeout.Infinite, stopping);
+}, new ArbiterHooks(ChildPreExit: async () =>
+{
+    if (Environment.GetEnvironmentVariable("UFORK_TEST_PRE_EXIT_DIR") is { } dir)
+        await File.WriteAllTextAsync(Path.Combine(dir, $"{Environment.ProcessId}.exited"), "bye");
+}));
