@@ -24,7 +24,10 @@ public sealed class SinkLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMess
         var sink = Context.System.Settings.Setup.Get<OutputSinkSetup>().Value?.Sink
                    ?? throw new InvalidOperationException($"{nameof(SinkLogger)} needs an {nameof(OutputSinkSetup)}");
         Receive<InitializeLogger>(_ => Sender.Tell(new LoggerInitialized()));
-        Receive<LogEvent>(e => sink.WriteLine($"[ufork] {Level(e.LogLevel())}{e.Message}"));
+        Receive<LogEvent>(e => e.LogLevel() >= LogLevel.WarningLevel || e.LogSource.Contains("/user/"),
+            e => sink.WriteLine($"[ufork] {Level(e.LogLevel())}{e.Message}"));
+        Receive<LogEvent>(_ => { }); // Akka's own chatter about starting and stopping the system
+
     }
 
     private static string Level(LogLevel level) => level switch

@@ -16,7 +16,11 @@ internal static class CommandLineErrors
     {
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
-            return Fail(parsed.Errors[0].Message);
+        {
+            // "Required command was not provided" comes first for "ufork frobnicate"; the unknown word says more.
+            var error = parsed.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized")) ?? parsed.Errors[0];
+            return Fail(error.Message);
+        }
         try
         {
             return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });

@@ -25,6 +25,8 @@ internal static class RunCommand
             var words = parsed.GetValue(program) ?? [];
             if (words.Length == 0)
                 throw new UsageException("run needs a command to start, e.g. ufork run -w 2 -- python3 app.py");
+            if (words[0].StartsWith('-'))
+                throw new UsageException($"unknown option {words[0]}");
             var settings = options.Settings(parsed);
             var worker = WorkerCommand.Program(words[0], words[1..]);
             using var output = new TaggedLineWriter(Console.OpenStandardOutput());
