@@ -5,9 +5,11 @@ using UFork.Runtime;
 // usage: UFork.TestWorker <behaviour> [workers]
 //   serve       print "ready <slot> <pid>", then wait to be stopped
 //   crash       print "ready ...", then throw (exit EX_SOFTWARE)
+//   alloc MB    print "ready ...", then allocate and touch MB megabytes, and wait
 // UFORK_TEST_PRE_EXIT_DIR, when set, makes the child-pre-exit hook write <dir>/<pid>.exited.
 var behaviour = args.ElementAtOrDefault(0) ?? "serve";
-var workers = int.TryParse(args.ElementAtOrDefault(1), out var n) ? n : 2;
+var workers = behaviour == "serve" && int.TryParse(args.ElementAtOrDefault(1), out var n) ? n : 2;
+var allocate = behaviour == "alloc" ? int.Parse(args[1]) : 0;
 var settings = UForkSettings.Default with { Workers = workers, ShutdownGrace = TimeSpan.FromSeconds(5) };
 
 return await Arbiter.RunAsync(args, settings, async (worker, stopping) =>
@@ -15,6 +17,9 @@ return await Arbiter.RunAsync(args, settings, async (worker, stopping) =>
     Console.WriteLine($"ready {worker.WorkerId} {worker.Pid} {WorkerEnvironment.CurrentWorkerId}");
     if (behaviour == "crash")
         throw new InvalidOperationException("crashing on purpose");
+    var hoard = new byte[allocate][];
+    for (var i = 0; i < allocate; i++)
+        Array.Fill(hoard[i] = new byte[1 << 20], (byte)1);
     await Task.Delay(Timeout.Infinite, stopping);
 }, new ArbiterHooks(ChildPreExit: async () =>
 {

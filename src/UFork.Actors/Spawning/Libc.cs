@@ -38,6 +38,18 @@ internal static unsafe class Libc
     [DllImport("libc", SetLastError = true)]
     private static extern long syscall(long number, int pid, uint flags);
 
+    public const int RLIMIT_NOFILE = 7;
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct Rlimit
+    {
+        public ulong Current;
+        public ulong Maximum;
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    public static extern int getrlimit(int resource, out Rlimit limit);
+
     public static int PidfdOpen(int pid) => (int)syscall(SYS_pidfd_open, pid, 0);
 
     [DllImport("libc")]

@@ -29,6 +29,8 @@ public sealed class ArbiterActor : ReceiveActor
     private readonly SortedDictionary<int, IActorRef> _slots = new();
     private readonly LinkedList<DeadWorker> _dead = new();
     private readonly List<IActorRef> _awaitingShutdown = [];
+    private readonly StartGate _startGate;
+    private readonly WedgeAlarm _wedgeAlarm = new(window: TimeSpan.FromMinutes(5), quietPeriod: TimeSpan.FromMinutes(10));
     private int _size;
     private int _incarnations;
 
@@ -38,6 +40,7 @@ public sealed class ArbiterActor : ReceiveActor
     {
         _options = options;
         _size = options.Settings.Workers;
+        _startGate = new StartGate(options.Settings.MaxUnhealthyStarting);
         Serving();
     }
 
@@ -52,6 +55,8 @@ public sealed class ArbiterActor : ReceiveActor
 
     private void Serving()
     {
+        Receive<RequestStart>(_ => AdmitIfAllowed(Sender));
+        Receive<StartFinished>(_ => LeaveStartGate(Sender));
         Receive<DeadWorker>(RecordDeath);
         Receive<ListWorkers>(_ => ListWorkers());
         Receive<ListDeadWorkers>(_ => Sender.Tell(_dead.ToList()));
@@ -64,6 +69,8 @@ public sealed class ArbiterActor : ReceiveActor
 
     private void ShuttingDown()
     {
+        Receive<RequestStart>(_ => { });
+        Receive<StartFinished>(_ => { });
         Receive<DeadWorker>(RecordDeath);
         Receive<ListWorkers>(_ => ListWorkers());
         Receive<ListDeadWorkers>(_ => Sender.Tell(_dead.ToList()));
@@ -87,14 +94,35 @@ public sealed class ArbiterActor : ReceiveActor
         _slots[slot] = worker;
     }
 
+    private void AdmitIfAllowed(IActorRef worker)
+    {
+        if (_startGate.TryEnter(worker))
+            Admit(worker);
+    }
+
+    private void LeaveStartGate(IActorRef worker)
+    {
+        foreach (var next in _startGate.Leave(worker))
+            Admit(next);
+    }
+
+    private void Admit(IActorRef worker)
+    {
+        _wedgeAlarm.RecordStart(DateTimeOffset.UtcNow);
+        worker.Tell(StartPermitted.Instance);
+    }
+
     private void RecordDeath(DeadWorker death)
     {
+        LeaveStartGate(Sender);
         Context.System.EventStream.Publish(death);
+        if (death.Cause == DeathCause.Unresponsive && _wedgeAlarm.RecordTimeout(death.DiedAt) is { } alarm)
+            _log.Error(alarm);
         _dead.AddFirst(death);
         if (_dead.Count > DeadWorkersKept)
             _dead.RemoveLast();
-        if (death.Reason != "stopped")
-            _log.Warning("w{0}: pid {1} {2} after {3}", death.Slot, death.Pid, death.Reason, WorkerActor.Describe(death.Uptime));
+        if (death.Cause != DeathCause.Stopped)
+            _log.Warning("w{0}: pid {1} died after {2}: {3}", death.Slot, death.Pid, WorkerActor.Describe(death.Uptime), death.Reason);
     }
 
     /// <summary>A WorkerActor stopped: scaled down, shut down, or given up on by the restart policy.</summary>
@@ -104,6 +132,7 @@ public sealed class ArbiterActor : ReceiveActor
         if (slot.Value is null)
             return;
         _slots.Remove(slot.Key);
+        LeaveStartGate(worker);
         if (slot.Key < _size && _awaitingShutdown.Count == 0)
             _log.Error("w{0}: giving up after {1} consecutive failures (ufork.restart.max-retries); the slot stays empty",
                 slot.Key, _options.Settings.Restart.MaxRetries + 1);

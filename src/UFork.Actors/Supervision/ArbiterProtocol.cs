@@ -41,6 +41,8 @@ public enum WorkerState
 {
     /// <summary>Waiting out a restart delay after repeated failures.</summary>
     BackingOff,
+    /// <summary>Waiting for its turn: at most ufork.max-unhealthy-starting workers start at once.</summary>
+    Queued,
     /// <summary>Started, first heartbeat not yet received.</summary>
     Starting,
     Healthy,
@@ -54,7 +56,25 @@ public sealed record WorkerStatus(
     DateTimeOffset? StartedAt,
     int Restarts,
     TimeSpan? LastHeartbeatAge,
+    long? ResidentBytes,
     DateTimeOffset? BackoffUntil);
+
+/// <summary>Why a worker process ended.</summary>
+public enum DeathCause
+{
+    /// <summary>It exited or was killed by something outside uFork.</summary>
+    Exited,
+    /// <summary>It could not be started at all.</summary>
+    SpawnFailed,
+    /// <summary>Killed for silence: no first heartbeat in time, or no heartbeat since.</summary>
+    Unresponsive,
+    /// <summary>Killed for resident memory over ufork.worker.memory-limit.</summary>
+    OverMemoryLimit,
+    /// <summary>Killed by a person (kill, restart).</summary>
+    Killed,
+    /// <summary>Stopped on purpose: shutdown or scale down.</summary>
+    Stopped,
+}
 
 /// <summary>Published on the ActorSystem's event stream each time a worker process starts.</summary>
 public sealed record WorkerStarted(int Slot, int Pid, DateTimeOffset At);
@@ -62,4 +82,5 @@ public sealed record WorkerStarted(int Slot, int Pid, DateTimeOffset At);
 /// <summary>
 /// One entry of the arbiter's history of dead workers; also published on the event stream.
 /// </summary>
-public sealed record DeadWorker(int Slot, int Pid, ExitStatus Status, TimeSpan Uptime, string Reason, DateTimeOffset DiedAt);
+public sealed record DeadWorker(
+    int Slot, int Pid, ExitStatus Status, TimeSpan Uptime, DeathCause Cause, string Reason, DateTimeOffset DiedAt);

@@ -17,10 +17,11 @@ internal sealed record WorkerSlotOptions(
     IReadOnlyList<ListenSocket> Sockets);
 
 /// <summary>
-/// Owns one worker process in one slot. It starts the process, echoes what the pipe readers send it,
-/// keeps time on heartbeats, and kills the process when told to or when it falls silent. When the process
-/// dies it fails (throws <see cref="WorkerFailedException"/>), and its supervisor, the ArbiterActor,
-/// decides by its <see cref="RestartPolicy"/> whether a new incarnation takes the slot.
+/// Owns one worker process in one slot. It waits its turn to start, starts the process, echoes what the
+/// pipe readers send it, keeps time on heartbeats and resident memory, and kills the process when told
+/// to or when it is unhealthy. When the process dies it fails (throws <see cref="WorkerFailedException"/>),
+/// and its supervisor, the ArbiterActor, decides by its <see cref="RestartPolicy"/> whether a new
+/// incarnation takes the slot.
 /// </summary>
 internal sealed class WorkerActor : ReceiveActor, IWithTimers
 {
@@ -36,10 +37,11 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers
     private int _consecutiveFailures;
     private int _restarts;
     private WorkerState _state;
+    private bool _spawning;
     private LaunchedWorker? _worker;
     private DateTimeOffset? _backoffUntil;
     private DateTimeOffset? _lastHeartbeat;
-    private string? _killReason;
+    private (DeathCause Cause, string Reason)? _killedFor;
     private TimeSpan? _stopGrace;
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -48,24 +50,28 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers
 
     private int Slot => _options.Slot;
     private int? Pid => _worker?.Process.Pid;
+    private bool Running => _worker is { Process.HasExited: false };
 
     public WorkerActor(WorkerSlotOptions options)
     {
         _options = options;
         _policy = options.Settings.Restart;
 
-        Receive<SpawnNow>(_ => Spawn());
+        Receive<BackoffOver>(_ => AskToStart());
+        Receive<StartPermitted>(_ => _state == WorkerState.Queued, _ => Spawn());
+        Receive<StartPermitted>(_ => { }); // stopped while queued
         Receive<ProcessStarted>(started => OnStarted(started.Worker));
-        Receive<SpawnFailed>(failed => Fail(0, ExitStatus.Unknown, TimeSpan.Zero, $"could not start: {failed.Error.Message}"));
+        Receive<SpawnFailed>(failed => Fail(0, ExitStatus.Unknown, TimeSpan.Zero, DeathCause.SpawnFailed,
+            $"could not start: {failed.Error.Message}"));
         Receive<OutputLines>(Echo);
         Receive<Heartbeat>(beat => beat.Pid == Pid, _ => OnHeartbeat());
         Receive<Heartbeat>(_ => { }); // from a previous incarnation's process
-        Receive<HeartbeatOverdue>(overdue => overdue.Pid == Pid && _worker is { Process.HasExited: false },
-            overdue => Kill(overdue.Reason));
+        Receive<HeartbeatOverdue>(overdue => overdue.Pid == Pid, _ => Kill(DeathCause.Unresponsive, Silence()));
         Receive<HeartbeatOverdue>(_ => { });
-        Receive<KillProcess>(kill => Kill(kill.Reason));
+        Receive<CheckMemory>(_ => CheckResidentMemory());
+        Receive<KillProcess>(kill => Kill(DeathCause.Killed, kill.Reason));
         Receive<StopWorker>(stop => BeginStop(stop.Grace));
-        Receive<GraceExpired>(_ => Kill($"still running {_stopGrace?.TotalSeconds:0.#} s after SIGTERM"));
+        Receive<GraceExpired>(_ => Kill(DeathCause.Stopped, $"still running {Describe(_stopGrace ?? TimeSpan.Zero)} after SIGTERM"));
         Receive<ProcessExited>(exited => exited.Pid == Pid, OnExited);
         Receive<GetStatus>(_ => Sender.Tell(Status()));
     }
@@ -75,13 +81,13 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers
         var delay = _policy.DelayBefore(_consecutiveFailures);
         if (delay == TimeSpan.Zero)
         {
-            Spawn();
+            AskToStart();
             return;
         }
         _state = WorkerState.BackingOff;
         _backoffUntil = DateTimeOffset.UtcNow + delay;
         _log.Info("w{0}: {1} failures in a row, restarting in {2}", Slot, _consecutiveFailures, Describe(delay));
-        Timers.StartSingleTimer(nameof(SpawnNow), SpawnNow.Instance, delay);
+        Timers.StartSingleTimer(nameof(BackoffOver), BackoffOver.Instance, delay);
     }
 
     protected override void PostRestart(Exception reason)
@@ -105,16 +111,35 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers
         }
     }
 
+    /// <summary>
+    /// A worker judged by heartbeats waits its turn: the arbiter's StartGate answers StartPermitted.
+    /// One judged by liveness alone is healthy as soon as it runs, so it starts at once.
+    /// </summary>
+    private void AskToStart()
+    {
+        _backoffUntil = null;
+        if (!SpeaksHeartbeat)
+        {
+            Spawn();
+            return;
+        }
+        _state = WorkerState.Queued;
+        Context.Parent.Tell(RequestStart.Instance);
+    }
+
+    private bool SpeaksHeartbeat => _options.Command.IsUForkRuntime || _options.Settings.Heartbeat.Required;
+
     private void Spawn()
     {
         _state = WorkerState.Starting;
-        _backoffUntil = null;
+        _spawning = true;
         WorkerLauncher.LaunchAsync(_options.Command, Slot, _options.Settings, _options.Sockets)
             .PipeTo(Self, success: w => new ProcessStarted(w), failure: e => new SpawnFailed(e));
     }
 
     private void OnStarted(LaunchedWorker worker)
     {
+        _spawning = false;
         _worker = worker;
         var process = worker.Process;
         var self = Self;
@@ -124,10 +149,11 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers
         _ = ReportExitAsync(process, Task.WhenAll(stdout, stderr), self);
         _log.Info("w{0}: started pid {1}", Slot, process.Pid);
         Context.System.EventStream.Publish(new WorkerStarted(Slot, process.Pid, process.StartedAt));
+        if (!_options.Command.IsUForkRuntime) // a .NET worker checks itself (Runtime/SelfCheck.cs)
+            Timers.StartPeriodicTimer(nameof(CheckMemory), CheckMemory.Instance, _options.Settings.Heartbeat.Interval);
 
-        var heartbeat = _options.Settings.Heartbeat;
-        if (_options.Command.IsUForkRuntime || heartbeat.Required)
-            ExpectHeartbeat(heartbeat.StartTimeout, "sent no first heartbeat");
+        if (SpeaksHeartbeat)
+            ExpectHeartbeat(_options.Settings.Heartbeat.StartTimeout);
         else
             _state = WorkerState.Healthy;
 
@@ -150,40 +176,65 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers
 
     private void OnHeartbeat()
     {
+        if (_state == WorkerState.Stopping)
+            return;
         _lastHeartbeat = DateTimeOffset.UtcNow;
         if (_state == WorkerState.Starting)
-            _state = WorkerState.Healthy;
-        ExpectHeartbeat(_options.Settings.Heartbeat.Timeout, "stopped sending heartbeats");
+            BecomeHealthy();
+        ExpectHeartbeat(_options.Settings.Heartbeat.Timeout);
     }
 
-    private void ExpectHeartbeat(TimeSpan within, string failure)
+    private void BecomeHealthy()
     {
-        var reason = $"{failure} for {Describe(within)}";
-        Timers.StartSingleTimer(nameof(HeartbeatOverdue), new HeartbeatOverdue(Pid!.Value, reason), within);
+        _state = WorkerState.Healthy;
+        Context.Parent.Tell(StartFinished.Instance);
     }
 
-    private void Kill(string reason)
+    private void ExpectHeartbeat(TimeSpan within) =>
+        Timers.StartSingleTimer(nameof(HeartbeatOverdue), new HeartbeatOverdue(Pid!.Value), within);
+
+    /// <summary>How long it has been silent, measured now, and the limit it broke (gunicorn's "WORKER TIMEOUT" says neither).</summary>
+    private string Silence()
     {
-        if (_worker is not { Process.HasExited: false } worker)
+        var now = DateTimeOffset.UtcNow;
+        var heartbeat = _options.Settings.Heartbeat;
+        return _lastHeartbeat is { } last
+            ? $"sent no heartbeat for {Describe(now - last)} (ufork.heartbeat.timeout = {Describe(heartbeat.Timeout)})"
+            : $"sent no first heartbeat in {Describe(now - _worker!.Process.StartedAt)} (ufork.heartbeat.start-timeout = {Describe(heartbeat.StartTimeout)})";
+    }
+
+    private void CheckResidentMemory()
+    {
+        if (Pid is not { } pid)
             return;
-        _killReason ??= reason;
-        _log.Warning("w{0}: pid {1} {2}; sending SIGKILL", Slot, worker.Process.Pid, reason);
-        worker.Process.Signal(Signum.SIGKILL);
+        var limit = _options.Settings.WorkerMemoryLimit;
+        if (ResidentMemory.Of(pid) is { } resident && resident > limit)
+            Kill(DeathCause.OverMemoryLimit,
+                $"uses {ResidentMemory.Describe(resident)} of resident memory, over ufork.worker.memory-limit ({ResidentMemory.Describe(limit)})");
+    }
+
+    private void Kill(DeathCause cause, string reason)
+    {
+        if (!Running || _killedFor is not null)
+            return; // dead, or SIGKILLed already and about to be
+        _killedFor = (cause, reason);
+        _log.Warning("w{0}: pid {1} {2}; sending SIGKILL", Slot, Pid, reason);
+        _worker!.Process.Signal(Signum.SIGKILL);
     }
 
     private void BeginStop(TimeSpan grace)
     {
         _stopGrace = grace;
-        if (_worker is null && _state == WorkerState.BackingOff)
+        if (_worker is null && !_spawning)
         {
-            Context.Stop(Self);
+            Context.Stop(Self); // backing off or queued: nothing to stop
             return;
         }
         _state = WorkerState.Stopping;
         Timers.Cancel(nameof(HeartbeatOverdue));
-        if (_worker is not { Process.HasExited: false } worker)
+        if (!Running)
             return; // still spawning: OnStarted comes back here
-        worker.Process.Signal(Signum.SIGTERM);
+        _worker!.Process.Signal(Signum.SIGTERM);
         Timers.StartSingleTimer(nameof(GraceExpired), GraceExpired.Instance, grace);
     }
 
@@ -195,19 +246,23 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers
         _worker = null;
         if (_stopGrace is not null)
         {
-            Context.Parent.Tell(new DeadWorker(Slot, exited.Pid, exited.Status, uptime, "stopped", DateTimeOffset.UtcNow));
+            Context.Parent.Tell(Death(exited.Pid, exited.Status, uptime, DeathCause.Stopped, _killedFor?.Reason ?? "stopped"));
             Context.Stop(Self);
             return;
         }
-        Fail(exited.Pid, exited.Status, uptime, _killReason is null ? $"exited with {exited.Status}" : $"killed: {_killReason}");
+        var (cause, reason) = _killedFor ?? (DeathCause.Exited, $"exited with {exited.Status}");
+        Fail(exited.Pid, exited.Status, uptime, cause, reason);
     }
 
-    private void Fail(int pid, ExitStatus status, TimeSpan uptime, string reason)
+    private void Fail(int pid, ExitStatus status, TimeSpan uptime, DeathCause cause, string reason)
     {
-        var death = new DeadWorker(Slot, pid, status, uptime, reason, DateTimeOffset.UtcNow);
+        var death = Death(pid, status, uptime, cause, reason);
         Context.Parent.Tell(death);
         throw new WorkerFailedException(death, _policy.CountFailure(_consecutiveFailures, uptime), _restarts);
     }
+
+    private DeadWorker Death(int pid, ExitStatus status, TimeSpan uptime, DeathCause cause, string reason) =>
+        new(Slot, pid, status, uptime, cause, reason, DateTimeOffset.UtcNow);
 
     private WorkerStatus Status() => new(
         Slot,
@@ -216,6 +271,7 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers
         _worker?.Process.StartedAt,
         _restarts,
         DateTimeOffset.UtcNow - _lastHeartbeat,
+        Pid is { } pid ? ResidentMemory.Of(pid) : null,
         _backoffUntil);
 
     private static void Close(LaunchedWorker worker)
@@ -228,12 +284,17 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers
     internal static string Describe(TimeSpan t) =>
         t.TotalSeconds >= 1 ? $"{t.TotalSeconds:0.##} s" : $"{t.TotalMilliseconds:0} ms";
 
-    private sealed record SpawnNow
+    private sealed record BackoffOver
     {
-        public static SpawnNow Instance { get; } = new();
+        public static BackoffOver Instance { get; } = new();
     }
 
-    private sealed record HeartbeatOverdue(int Pid, string Reason);
+    private sealed record HeartbeatOverdue(int Pid);
+
+    private sealed record CheckMemory
+    {
+        public static CheckMemory Instance { get; } = new();
+    }
 
     private sealed record GraceExpired
     {

@@ -30,3 +30,23 @@ internal sealed record GetStatus
 {
     public static GetStatus Instance { get; } = new();
 }
+
+// Between a WorkerActor and the arbiter's StartGate.
+
+/// <summary>Worker to arbiter: may I start my process?</summary>
+internal sealed record RequestStart
+{
+    public static RequestStart Instance { get; } = new();
+}
+
+/// <summary>Arbiter to worker: start it.</summary>
+internal sealed record StartPermitted
+{
+    public static StartPermitted Instance { get; } = new();
+}
+
+/// <summary>Worker to arbiter: my process is healthy (first heartbeat, or started if it does not beat).</summary>
+internal sealed record StartFinished
+{
+    public static StartFinished Instance { get; } = new();
+}

@@ -19,6 +19,10 @@ public abstract class ArbiterTestKit : Akka.TestKit.Xunit2.TestKit, IAsyncLifeti
 {
     protected static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
 
+    // TestKit's ExpectMsg blocks a pool thread per waiting test; on 2 cores the pool would otherwise
+    // grow a thread or two a second, and every Akka timer would fire late.
+    static ArbiterTestKit() => ThreadPool.SetMinThreads(32, 32);
+
     private readonly ConcurrentBag<int> _pids = [];
     private readonly List<Arbiter> _arbiters = [];
 
