@@ -1,3 +1,4 @@
+using Akka.Actor;
 using Mono.Unix.Native;
 using UFork.Supervision;
 using UFork.Tests.Support;
@@ -105,5 +106,44 @@ public sealed class SupervisionTests(ITestOutputHelper output) : ArbiterTestKit(
         var remaining = await Eventually.WaitAsync(() => arbiter.ListWorkersAsync().Result, w => w.Count == 1, Patience);
         Assert.Equal([0], remaining.Select(w => w.Slot));
         Assert.False((await arbiter.ScaleAsync(0)).Ok);
+    }
+
+    [Fact]
+    public async Task A_rolling_restart_replaces_one_slot_at_a_time_starting_each_replacement_first()
+    {
+        var events = CreateTestProbe();
+        Sys.EventStream.Subscribe(events, typeof(WorkerStarted));
+        Sys.EventStream.Subscribe(events, typeof(DeadWorker));
+        var arbiter = StartArbiter(Shell("exec sleep 30"), Settings(workers: 2));
+        var original = new[] { events.ExpectMsg<WorkerStarted>(Patience), events.ExpectMsg<WorkerStarted>(Patience) }
+            .ToDictionary(s => s.Slot, s => s.Pid);
+
+        Assert.True((await arbiter.Actor.Ask<CommandDone>(new RestartWorkers(null), Patience)).Ok);
+
+        var sequence = Enumerable.Range(0, 4).Select(_ => events.ExpectMsg<object>(Patience)).Select(e => e switch
+        {
+            WorkerStarted s => $"start w{s.Slot}",
+            DeadWorker d => $"{d.Cause} w{d.Slot} {(d.Pid == original[d.Slot] ? "old" : "new")}",
+            _ => e.ToString(),
+        }).ToList();
+        Assert.Equal(["start w0", "Stopped w0 old", "start w1", "Stopped w1 old"], sequence);
+        var workers = await arbiter.ListWorkersAsync();
+        Assert.Equal([0, 1], workers.Select(w => w.Slot));
+        Assert.DoesNotContain(workers, w => original.ContainsValue(w.Pid!.Value));
+    }
+
+    [Fact]
+    public async Task A_fast_shutdown_does_not_wait_for_the_grace_period()
+    {
+        var starts = Listen<WorkerStarted>();
+        var settings = Settings() with { ShutdownGrace = TimeSpan.FromSeconds(30) };
+        var arbiter = StartArbiter(Shell("trap '' TERM; echo up; while :; do sleep 0.05; done"), settings);
+        starts.ExpectMsg<WorkerStarted>(Patience);
+        await Echoed.WaitForAsync(l => l.Text == "up", Patience);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await arbiter.Actor.Ask<ShutdownComplete>(new Shutdown(Fast: true), Patience);
+
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"took {clock.Elapsed}");
     }
 }

@@ -31,6 +31,9 @@ public sealed class ArbiterActor : ReceiveActor
     private readonly List<IActorRef> _awaitingShutdown = [];
     private readonly StartGate _startGate;
     private readonly WedgeAlarm _wedgeAlarm = new(window: TimeSpan.FromMinutes(5), quietPeriod: TimeSpan.FromMinutes(10));
+    private readonly Queue<int> _slotsToRoll = new();
+    private (int Slot, IActorRef Old, IActorRef Replacement)? _rolling;
+    private TimeSpan _stopGrace;
     private int _size;
     private int _incarnations;
 
@@ -56,15 +59,28 @@ public sealed class ArbiterActor : ReceiveActor
     private void Serving()
     {
         Receive<RequestStart>(_ => AdmitIfAllowed(Sender));
-        Receive<StartFinished>(_ => LeaveStartGate(Sender));
+        Receive<StartFinished>(_ =>
+        {
+            LeaveStartGate(Sender);
+            if (_rolling is { } rolling && rolling.Replacement.Equals(Sender))
+                RetireRolledWorker(rolling.Slot, rolling.Old, rolling.Replacement);
+        });
         Receive<DeadWorker>(RecordDeath);
         Receive<ListWorkers>(_ => ListWorkers());
         Receive<ListDeadWorkers>(_ => Sender.Tell(_dead.ToList()));
         Receive<Scale>(scale => Sender.Tell(ScaleTo(scale.Workers)));
-        Receive<RestartWorkers>(restart => Sender.Tell(Restart(restart.Slot)));
+        Receive<RestartWorkers>(restart => Sender.Tell(RollingRestart(restart.Slot)));
         Receive<KillWorker>(kill => Sender.Tell(KillSlot(kill.Slot)));
-        Receive<Terminated>(t => ReapSlot(t.ActorRef));
-        Receive<Shutdown>(_ => BeginShutdown());
+        Receive<Terminated>(t =>
+        {
+            ReapSlot(t.ActorRef);
+            if (_rolling is { } rolling && rolling.Old.Equals(t.ActorRef))
+            {
+                _rolling = null;
+                RollNext();
+            }
+        });
+        Receive<Shutdown>(BeginShutdown);
     }
 
     private void ShuttingDown()
@@ -74,24 +90,34 @@ public sealed class ArbiterActor : ReceiveActor
         Receive<DeadWorker>(RecordDeath);
         Receive<ListWorkers>(_ => ListWorkers());
         Receive<ListDeadWorkers>(_ => Sender.Tell(_dead.ToList()));
-        Receive<Shutdown>(_ => _awaitingShutdown.Add(Sender));
+        Receive<Shutdown>(shutdown =>
+        {
+            _awaitingShutdown.Add(Sender);
+            if (shutdown.Fast) // a second Ctrl-C, or QUIT during a graceful stop: stop waiting
+            {
+                _stopGrace = TimeSpan.Zero;
+                StopAllWorkers();
+            }
+        });
         Receive<ParentPreStopDone>(_ => StopAllWorkers());
         Receive<Terminated>(t =>
         {
             ReapSlot(t.ActorRef);
-            if (_slots.Count == 0)
+            if (!Context.GetChildren().Any())
                 FinishShutdown();
         });
         Receive<object>(_ => Sender.Tell(new CommandDone(false, "the arbiter is shutting down")));
     }
 
-    private void SpawnWorker(int slot)
+    private void SpawnWorker(int slot) => _slots[slot] = NewWorker(slot);
+
+    private IActorRef NewWorker(int slot)
     {
         var worker = Context.ActorOf(
             WorkerActor.Props(new WorkerSlotOptions(slot, _options.Command, _options.Settings, _options.Output, _options.Sockets)),
-            $"w{slot}-{_incarnations++}"); // unique: a scaled-down slot may still be stopping when it is refilled
+            $"w{slot}-{_incarnations++}"); // unique: a slot's old worker may still be stopping when it is refilled
         Context.Watch(worker);
-        _slots[slot] = worker;
+        return worker;
     }
 
     private void AdmitIfAllowed(IActorRef worker)
@@ -164,14 +190,36 @@ public sealed class ArbiterActor : ReceiveActor
         return new CommandDone(true, $"{before} -> {workers} workers");
     }
 
-    private CommandDone Restart(int? slot)
+    private CommandDone RollingRestart(int? slot)
     {
-        var targets = slot is { } one ? _slots.Where(kv => kv.Key == one).ToList() : _slots.ToList();
-        if (targets.Count == 0)
+        var slots = slot is { } one ? _slots.Keys.Where(s => s == one).ToList() : _slots.Keys.ToList();
+        if (slots.Count == 0)
             return new CommandDone(false, $"no worker in slot {slot}");
-        foreach (var (_, worker) in targets)
-            worker.Tell(new KillProcess("restart requested"));
-        return new CommandDone(true, $"restarting {targets.Count} worker(s)");
+        foreach (var s in slots.Where(s => !_slotsToRoll.Contains(s)))
+            _slotsToRoll.Enqueue(s);
+        if (_rolling is null)
+            RollNext();
+        return new CommandDone(true, $"restarting {slots.Count} worker(s), one at a time");
+    }
+
+    /// <summary>Starts a replacement beside the next slot's worker; the old one stops once it is healthy.</summary>
+    private void RollNext()
+    {
+        while (_slotsToRoll.TryDequeue(out var slot))
+        {
+            if (!_slots.TryGetValue(slot, out var old))
+                continue; // scaled away meanwhile
+            _log.Info("w{0}: rolling restart, starting its replacement", slot);
+            _rolling = (slot, old, NewWorker(slot));
+            return;
+        }
+        _log.Info("rolling restart done");
+    }
+
+    private void RetireRolledWorker(int slot, IActorRef old, IActorRef replacement)
+    {
+        _slots[slot] = replacement;
+        old.Tell(new StopWorker(_options.Settings.ShutdownGrace));
     }
 
     private CommandDone KillSlot(int slot)
@@ -182,11 +230,13 @@ public sealed class ArbiterActor : ReceiveActor
         return new CommandDone(true, $"sent SIGKILL to w{slot}");
     }
 
-    private void BeginShutdown()
+    private void BeginShutdown(Shutdown shutdown)
     {
         _awaitingShutdown.Add(Sender);
         Become(ShuttingDown);
-        _log.Info("shutting down {0} workers (grace {1})", _slots.Count, WorkerActor.Describe(_options.Settings.ShutdownGrace));
+        _stopGrace = shutdown.Fast ? TimeSpan.Zero : _options.Settings.ShutdownGrace;
+        _log.Info("shutting down {0} workers ({1})", _slots.Count,
+            shutdown.Fast ? "fast: SIGKILL right after SIGTERM" : $"grace {WorkerActor.Describe(_stopGrace)}");
         var hook = _options.ParentPreStop ?? (() => Task.CompletedTask);
         RunHook(hook).PipeTo(Self, success: () => ParentPreStopDone.Instance, failure: _ => ParentPreStopDone.Instance);
     }
@@ -205,13 +255,14 @@ public sealed class ArbiterActor : ReceiveActor
 
     private void StopAllWorkers()
     {
-        if (_slots.Count == 0)
+        if (!Context.GetChildren().Any())
         {
             FinishShutdown();
             return;
         }
-        foreach (var worker in _slots.Values)
-            worker.Tell(new StopWorker(_options.Settings.ShutdownGrace));
+        // Every child: the slots' workers, and any that a rolling restart or scale-down has in flight.
+        foreach (var worker in Context.GetChildren())
+            worker.Tell(new StopWorker(_stopGrace));
     }
 
     private void FinishShutdown()

@@ -18,14 +18,21 @@ public sealed record ListDeadWorkers
 /// <summary>Grow or shrink the fleet; replies <see cref="CommandDone"/>.</summary>
 public sealed record Scale(int Workers);
 
-/// <summary>Gracefully restart one slot, or every slot when Slot is null; replies <see cref="CommandDone"/>.</summary>
+/// <summary>
+/// Rolling restart of one slot, or of every slot when Slot is null, one at a time: each replacement is
+/// healthy before the worker it replaces is told to stop, so no request finds the fleet short.
+/// Replies <see cref="CommandDone"/> at once; the restart goes on in the background.
+/// </summary>
 public sealed record RestartWorkers(int? Slot);
 
 /// <summary>SIGKILL one worker (to watch recovery); replies <see cref="CommandDone"/>.</summary>
 public sealed record KillWorker(int Slot);
 
-/// <summary>Graceful stop of every worker and then the arbiter; replies <see cref="ShutdownComplete"/>.</summary>
-public sealed record Shutdown
+/// <summary>
+/// Stop every worker and then the arbiter; replies <see cref="ShutdownComplete"/>. Graceful: SIGTERM and
+/// the grace period. Fast (gunicorn's QUIT): SIGTERM, then SIGKILL at once for whatever is left.
+/// </summary>
+public sealed record Shutdown(bool Fast = false)
 {
     public static Shutdown Instance { get; } = new();
 }

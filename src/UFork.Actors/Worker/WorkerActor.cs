@@ -155,7 +155,7 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers
         if (SpeaksHeartbeat)
             ExpectHeartbeat(_options.Settings.Heartbeat.StartTimeout);
         else
-            _state = WorkerState.Healthy;
+            BecomeHealthy();
 
         if (_stopGrace is { } grace) // a stop arrived while the process was being spawned
             BeginStop(grace);
@@ -184,6 +184,7 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers
         ExpectHeartbeat(_options.Settings.Heartbeat.Timeout);
     }
 
+    /// <summary>Tells the arbiter, whose start gate and rolling restarts wait for this.</summary>
     private void BecomeHealthy()
     {
         _state = WorkerState.Healthy;

@@ -45,7 +45,7 @@ internal sealed record StartPermitted
     public static StartPermitted Instance { get; } = new();
 }
 
-/// <summary>Worker to arbiter: my process is healthy (first heartbeat, or started if it does not beat).</summary>
+/// <summary>Worker to arbiter: my process is healthy (its first heartbeat, or just started if it does not beat).</summary>
 internal sealed record StartFinished
 {
     public static StartFinished Instance { get; } = new();
