@@ -1,0 +1,48 @@
+using UFork.Supervision;
+
+namespace UFork.Control;
+
+/// <summary>
+/// The one command set as a person types it, at the <c>ufork&gt;</c> prompt or through <c>ufork ctl</c>:
+/// each line becomes one message of <see cref="ArbiterProtocol"/>.
+/// </summary>
+public static class ArbiterCommand
+{
+    public static readonly IReadOnlyList<(string Usage, string Help)> Commands =
+    [
+        ("help", "this list"),
+        ("status", "one line per worker: slot, pid, state, uptime, restarts, last heartbeat, memory, backoff"),
+        ("dead", "the last 10 dead workers and why they died"),
+        ("scale N", "keep N workers"),
+        ("restart [SLOT|all]", "rolling restart: each replacement healthy before the old worker stops"),
+        ("kill SLOT", "SIGKILL one worker, to watch it come back"),
+        ("stop", "stop every worker gracefully, then the arbiter"),
+    ];
+
+    public static IEnumerable<string> Names => Commands.Select(c => c.Usage.Split(' ')[0]);
+
+    /// <summary>True when the line starts with a command name (anything else is C# at the prompt).</summary>
+    public static bool IsCommand(string line) => Names.Contains(Words(line).FirstOrDefault());
+
+    /// <summary>The message a command line stands for, or an error saying what is wrong with it.</summary>
+    public static (object? Message, string? Error) Parse(string line)
+    {
+        var words = Words(line);
+        return words switch
+        {
+            ["status"] => (ListWorkers.Instance, null),
+            ["dead"] => (ListDeadWorkers.Instance, null),
+            ["scale", var n] when int.TryParse(n, out var size) && size > 0 => (new Scale(size), null),
+            ["scale", ..] => (null, "usage: scale N, with N a positive number of workers"),
+            ["restart"] or ["restart", "all"] => (new RestartWorkers(null), null),
+            ["restart", var slot] when int.TryParse(slot, out var s) && s >= 0 => (new RestartWorkers(s), null),
+            ["restart", ..] => (null, "usage: restart [SLOT|all]"),
+            ["kill", var slot] when int.TryParse(slot, out var s) && s >= 0 => (new KillWorker(s), null),
+            ["kill", ..] => (null, "usage: kill SLOT"),
+            ["stop"] => (Shutdown.Instance, null),
+            _ => (null, $"unknown command '{line.Trim()}'; try help"),
+        };
+    }
+
+    private static string[] Words(string line) => line.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+}

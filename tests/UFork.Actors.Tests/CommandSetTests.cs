@@ -1,0 +1,67 @@
+using UFork.Control;
+using UFork.Spawning;
+using UFork.Supervision;
+using UFork.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace UFork.Tests;
+
+public sealed class CommandSetTests(ITestOutputHelper output) : ArbiterTestKit(output)
+{
+    [Theory]
+    [InlineData("status", "ListWorkers")]
+    [InlineData("  dead ", "ListDeadWorkers")]
+    [InlineData("scale 3", "Scale { Workers = 3 }")]
+    [InlineData("restart", "RestartWorkers { Slot =  }")]
+    [InlineData("restart all", "RestartWorkers { Slot =  }")]
+    [InlineData("restart 2", "RestartWorkers { Slot = 2 }")]
+    [InlineData("kill 1", "KillWorker { Slot = 1 }")]
+    [InlineData("stop", "Shutdown { Fast = False }")]
+    public void A_command_line_becomes_one_arbiter_message(string line, string message)
+    {
+        var (parsed, error) = ArbiterCommand.Parse(line);
+
+        Assert.Null(error);
+        Assert.Equal(message, parsed!.ToString()!.Replace("UFork.Supervision.", "").Replace(" { }", ""));
+    }
+
+    [Theory]
+    [InlineData("scale", "usage: scale N, with N a positive number of workers")]
+    [InlineData("scale zero", "usage: scale N, with N a positive number of workers")]
+    [InlineData("kill", "usage: kill SLOT")]
+    [InlineData("restart w1", "usage: restart [SLOT|all]")]
+    [InlineData("frobnicate", "unknown command 'frobnicate'; try help")]
+    public void A_malformed_command_is_an_error_naming_the_usage(string line, string error)
+    {
+        Assert.Equal((null, error), ArbiterCommand.Parse(line));
+    }
+
+    [Fact]
+    public async Task Status_and_dead_render_as_tables_and_as_json()
+    {
+        var starts = Listen<WorkerStarted>();
+        var deaths = Listen<DeadWorker>();
+        var arbiter = StartArbiter(Shell("exec sleep 30"), Settings(workers: 2));
+        var pids = new[] { starts.ExpectMsg<WorkerStarted>(Patience).Pid, starts.ExpectMsg<WorkerStarted>(Patience).Pid };
+        var commands = new CommandExecutor(arbiter.Actor, TimeSpan.FromSeconds(10));
+
+        var kill = await commands.ExecuteAsync("kill 0");
+        deaths.ExpectMsg<DeadWorker>(Patience);
+        var status = await commands.ExecuteAsync("status");
+        var dead = await commands.ExecuteAsync("dead");
+        var json = await commands.ExecuteAsync("dead", json: true);
+        var missing = await commands.ExecuteAsync("kill 7");
+
+        Assert.Equal((true, "sent SIGKILL to w0"), kill);
+        var lines = status.Output.Split('\n');
+        Assert.StartsWith("SLOT  PID", lines[0]);
+        Assert.Equal(3, lines.Length);
+        Assert.Matches(@"^w1\s+\d+\s+healthy\s+", lines[2]);
+        Assert.Matches($@"^w0\s+{pids.Min()}|^w0\s+{pids.Max()}", dead.Output.Split('\n')[1]);
+        Assert.Contains("SIGKILL", dead.Output);
+        Assert.Contains("\"signal\":\"SIGKILL\"", json.Output);
+        Assert.Contains("\"cause\":\"killed\"", json.Output);
+        Assert.Equal((false, "error: no worker in slot 7"), missing);
+    }
+}
