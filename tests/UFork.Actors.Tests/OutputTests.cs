@@ -47,4 +47,47 @@ public sealed class OutputTests(ITestOutputHelper output) : ArbiterTestKit(outpu
 
         Assert.Equal("[w2 4711] ok\\xffé\n[w2 4711 err] ça va\n", Encoding.UTF8.GetString(buffer.ToArray()));
     }
+
+    [Fact]
+    public async Task A_worker_that_floods_output_is_held_back_by_its_pipe_while_the_echo_is_slow()
+    {
+        var gate = new ManualResetEventSlim(false);
+        var sink = new GatedSink(Echoed, gate);
+        var starts = Listen<WorkerStarted>();
+        var deaths = Listen<DeadWorker>();
+        StartArbiter(UFork.Worker.WorkerCommand.Program("python3",
+            ["-c", "import sys\nfor i in range(500000): sys.stdout.write('%099d\\n' % i)"]), Settings(), sink);
+        var pid = starts.ExpectMsg<WorkerStarted>(Patience).Pid;
+
+        // While the echo is stuck, what the worker manages to write stops growing, far below its 50 MB.
+        var previous = -1L;
+        var written = await Eventually.WaitAsync(() =>
+        {
+            var (now, before) = (WrittenBytes(pid), previous);
+            previous = now;
+            return (Bytes: now, Stalled: now > 0 && now == before);
+        }, w => w.Stalled, Patience);
+        Assert.True(written.Stalled);
+        Assert.InRange(written.Bytes, 1, 1 << 20);
+
+        gate.Set();
+        var death = deaths.ExpectMsg<DeadWorker>(Patience);
+        Assert.Equal(0, death.Status.Code);
+        Assert.Equal(500000, Echoed.Lines.Count(l => l.Pid == pid));
+    }
+
+    private static long WrittenBytes(int pid) =>
+        long.Parse(File.ReadAllLines($"/proc/{pid}/io").First(l => l.StartsWith("wchar:"))["wchar:".Length..]);
+
+    /// <summary>An echo that hangs until the test opens the gate.</summary>
+    private sealed class GatedSink(IOutputSink inner, ManualResetEventSlim gate) : IOutputSink
+    {
+        public void WriteLines(int slot, int pid, OutputStream stream, IReadOnlyList<ReadOnlyMemory<byte>> lines)
+        {
+            gate.Wait();
+            inner.WriteLines(slot, pid, stream, lines);
+        }
+
+        public void WriteLine(string line) => inner.WriteLine(line);
+    }
 }

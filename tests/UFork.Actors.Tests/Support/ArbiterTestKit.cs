@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Actor.Dsl;
 using UFork.Configuration;
 using UFork.Hosting;
+using UFork.Output;
 using UFork.Supervision;
 using UFork.Worker;
 using Xunit;
@@ -57,9 +58,12 @@ public abstract class ArbiterTestKit : Akka.TestKit.Xunit2.TestKit, IAsyncLifeti
         return probe;
     }
 
-    protected Arbiter StartArbiter(WorkerCommand command, UForkSettings settings, Func<Task>? parentPreStop = null)
+    protected Arbiter StartArbiter(WorkerCommand command, UForkSettings settings, Func<Task>? parentPreStop = null) =>
+        StartArbiter(command, settings, Echoed, parentPreStop);
+
+    protected Arbiter StartArbiter(WorkerCommand command, UForkSettings settings, IOutputSink output, Func<Task>? parentPreStop = null)
     {
-        var arbiter = Arbiter.Start(Sys, new ArbiterOptions(command, settings, Echoed, [], parentPreStop), $"arbiter-{_arbiters.Count}");
+        var arbiter = Arbiter.Start(Sys, new ArbiterOptions(command, settings, output, [], parentPreStop), $"arbiter-{_arbiters.Count}");
         _arbiters.Add(arbiter);
         return arbiter;
     }
