@@ -54,6 +54,20 @@ internal sealed class PromptLoop : IDisposable
 
     private void Run()
     {
+        try
+        {
+            Serve();
+        }
+        catch (Exception e)
+        {
+            // The prompt is a convenience: losing it must not take the arbiter (or the REPL hosting it) down.
+            _line.Finish();
+            _line.WriteAbove($"[ufork] error: the prompt failed and is closed; still serving (Ctrl-C stops): {e.Message}");
+        }
+    }
+
+    private void Serve()
+    {
         var editor = new LineEditor(_line, _keys, ArbiterCommand.Names.ToList());
         while (!_arbiter.Stopped.IsCompleted)
         {
