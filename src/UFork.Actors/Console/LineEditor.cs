@@ -87,9 +87,7 @@ internal sealed class LineEditor(PromptLine line, TerminalKeys keys, IReadOnlyLi
                 case ConsoleKey.Tab:
                     Complete();
                     break;
-                // Terminals send DEL (0x7f) for Backspace; the Delete key is an escape sequence, no character.
                 case ConsoleKey.Backspace:
-                case ConsoleKey.Delete when key.KeyChar is '\x7f':
                     line.DeleteBeforeCursor();
                     break;
                 case ConsoleKey.Delete:
