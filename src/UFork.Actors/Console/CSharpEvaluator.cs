@@ -1,8 +1,10 @@
+using System.Collections;
 using Akka.Actor;
 using Microsoft.CodeAnalysis.CSharp.Scripting;
 using Microsoft.CodeAnalysis.Scripting;
 using UFork.Control;
 using UFork.Hosting;
+using UFork.Supervision;
 
 namespace UFork.Prompt;
 
@@ -28,7 +30,7 @@ internal sealed class CSharpEvaluator(Arbiter arbiter)
             _state = _state is null
                 ? await CSharpScript.RunAsync(code, Options, new PromptGlobals(arbiter))
                 : await _state.ContinueWithAsync(code, Options);
-            return _state.ReturnValue is { } value ? ReplyRenderer.AsText(value) : null;
+            return _state.ReturnValue is { } value ? Render(value) : null;
         }
         catch (CompilationErrorException e)
         {
@@ -39,4 +41,13 @@ internal sealed class CSharpEvaluator(Arbiter arbiter)
             return $"{e.GetType().Name}: {e.Message}";
         }
     }
+
+    /// <summary>The arbiter's replies as the commands show them; other sequences as their items, not their type name.</summary>
+    private static string Render(object value) => value switch
+    {
+        string text => text,
+        IEnumerable<WorkerStatus> or IEnumerable<DeadWorker> => ReplyRenderer.AsText(value),
+        IEnumerable items => $"[{string.Join(", ", items.Cast<object?>())}]",
+        _ => ReplyRenderer.AsText(value),
+    };
 }
