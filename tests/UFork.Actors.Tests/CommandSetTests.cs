@@ -18,6 +18,8 @@ public sealed class CommandSetTests(ITestOutputHelper output) : ArbiterTestKit(o
     [InlineData("restart 2", "RestartWorkers { Slot = 2 }")]
     [InlineData("kill 1", "KillWorker { Slot = 1 }")]
     [InlineData("stop", "Shutdown { Fast = False }")]
+    [InlineData("log debug", "SetLogLevel { Level = DebugLevel }")]
+    [InlineData("log WARNING", "SetLogLevel { Level = WarningLevel }")]
     public void A_command_line_becomes_one_arbiter_message(string line, string message)
     {
         var (parsed, error) = ArbiterCommand.Parse(line);
@@ -31,6 +33,8 @@ public sealed class CommandSetTests(ITestOutputHelper output) : ArbiterTestKit(o
     [InlineData("scale zero", "usage: scale N, with N a positive number of workers")]
     [InlineData("kill", "usage: kill SLOT")]
     [InlineData("restart w1", "usage: restart [SLOT|all]")]
+    [InlineData("log", "usage: log debug|info|warning|error")]
+    [InlineData("log loud", "usage: log debug|info|warning|error")]
     [InlineData("frobnicate", "unknown command 'frobnicate'; try help")]
     public void A_malformed_command_is_an_error_naming_the_usage(string line, string error)
     {

@@ -1,3 +1,5 @@
+using System.Text.RegularExpressions;
+using Mono.Unix.Native;
 using UFork.Tests.Support;
 using Xunit;
 
@@ -19,6 +21,7 @@ public sealed class BadInputTests
         { ["run", "-w", "0", "--", "true"], "ufork: --workers must be a positive integer, not '0'" },
         { ["run", "-w", "lots", "--", "true"], "ufork: --workers must be a positive integer, not 'lots'" },
         { ["run", "--config", "/nonexistent.conf", "--", "true"], "ufork: config file /nonexistent.conf does not exist" },
+        { ["worker", "--assembly", "app.dll", "--type", "App.Worker"], "ufork: worker runs inside a worker process that an arbiter started (see Arbiter.RunInteractiveAsync)" },
     };
 
     [Theory]
@@ -54,5 +57,19 @@ public sealed class BadInputTests
         Assert.Equal(2, await ufork.WaitForExitAsync(Patience));
         Assert.Contains(message, Assert.Single(ufork.Stderr));
         Assert.Empty(ufork.Stdout);
+    }
+
+    [Fact]
+    public async Task A_worker_entry_point_that_is_not_there_is_named_by_the_worker()
+    {
+        var ticker = Path.Combine(AppContext.BaseDirectory, "Ticker.dll");
+        await using var ufork = UForkProcess.Start("run", "-w", "1", "--",
+            "dotnet", UForkProcess.UForkDll, "worker", "--assembly", ticker, "--type", "Samples.Nope");
+
+        var complaint = await ufork.WaitForLineAsync(l => l.Contains(" err] "), Patience);
+
+        Assert.Matches($@"^\[w0 \d+ err\] ufork: {Regex.Escape(ticker)} has no type Samples.Nope$", complaint);
+        ufork.Signal(Signum.SIGTERM);
+        Assert.Equal(0, await ufork.WaitForExitAsync(Patience));
     }
 }

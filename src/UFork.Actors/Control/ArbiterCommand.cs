@@ -1,3 +1,4 @@
+using Akka.Event;
 using UFork.Supervision;
 
 namespace UFork.Control;
@@ -16,6 +17,7 @@ public static class ArbiterCommand
         ("scale N", "keep N workers"),
         ("restart [SLOT|all]", "rolling restart: each replacement healthy before the old worker stops"),
         ("kill SLOT", "SIGKILL one worker, to watch it come back"),
+        ("log LEVEL", "the arbiter's log level: debug, info, warning or error"),
         ("stop", "stop every worker gracefully, then the arbiter"),
     ];
 
@@ -39,10 +41,21 @@ public static class ArbiterCommand
             ["restart", ..] => (null, "usage: restart [SLOT|all]"),
             ["kill", var slot] when int.TryParse(slot, out var s) && s >= 0 => (new KillWorker(s), null),
             ["kill", ..] => (null, "usage: kill SLOT"),
+            ["log", var level] when LogLevelNamed(level) is { } named => (new SetLogLevel(named), null),
+            ["log", ..] => (null, "usage: log debug|info|warning|error"),
             ["stop"] => (Shutdown.Instance, null),
             _ => (null, $"unknown command '{line.Trim()}'; try help"),
         };
     }
+
+    private static LogLevel? LogLevelNamed(string name) => name.ToUpperInvariant() switch
+    {
+        "DEBUG" => LogLevel.DebugLevel,
+        "INFO" => LogLevel.InfoLevel,
+        "WARNING" or "WARN" => LogLevel.WarningLevel,
+        "ERROR" => LogLevel.ErrorLevel,
+        _ => null,
+    };
 
     private static string[] Words(string line) => line.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 }

@@ -4,6 +4,7 @@ using Akka.Actor.Setup;
 using Akka.Configuration;
 using UFork.Configuration;
 using UFork.Output;
+using UFork.Prompt;
 using UFork.Runtime;
 using UFork.Supervision;
 using UFork.Worker;
@@ -19,12 +20,14 @@ public sealed class Arbiter
 {
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(5);
     private readonly ActorSystem? _ownedSystem;
+    private readonly PromptLine _promptLine;
 
-    private Arbiter(IActorRef actor, UForkSettings settings, ActorSystem? ownedSystem)
+    private Arbiter(IActorRef actor, UForkSettings settings, ActorSystem? ownedSystem, PromptLine promptLine)
     {
         Actor = actor;
         Settings = settings;
         _ownedSystem = ownedSystem;
+        _promptLine = promptLine;
         Stopped = actor.WatchAsync();
     }
 
@@ -35,8 +38,11 @@ public sealed class Arbiter
     public Task Stopped { get; }
 
     /// <summary>Starts an arbiter as an actor of an existing ActorSystem.</summary>
-    public static Arbiter Start(ActorSystem system, ArbiterOptions options, string name = "ufork") =>
-        new(system.ActorOf(ArbiterActor.Props(options), name), options.Settings, ownedSystem: null);
+    public static Arbiter Start(ActorSystem system, ArbiterOptions options, string name = "ufork")
+    {
+        var (promptLine, withPrompt) = AroundPrompt(options);
+        return new Arbiter(system.ActorOf(ArbiterActor.Props(withPrompt), name), options.Settings, ownedSystem: null, promptLine);
+    }
 
     /// <summary>Starts an arbiter in an ActorSystem of its own, logging into its output sink.</summary>
     public static Arbiter Start(ArbiterOptions options)
@@ -50,10 +56,21 @@ public sealed class Arbiter
               coordinated-shutdown.run-by-default-actor-system-terminate = off
             }
             """);
-        var setup = ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(config), new OutputSinkSetup(options.Output));
+        var (promptLine, withPrompt) = AroundPrompt(options);
+        var setup = ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(config), new OutputSinkSetup(withPrompt.Output));
         var system = ActorSystem.Create("ufork", setup);
-        return new Arbiter(system.ActorOf(ArbiterActor.Props(options), "arbiter"), options.Settings, system);
+        return new Arbiter(system.ActorOf(ArbiterActor.Props(withPrompt), "arbiter"), options.Settings, system, promptLine);
     }
+
+    /// <summary>Output goes around the ufork> line whenever <see cref="RunUntilSignalledAsync"/> shows it.</summary>
+    private static (PromptLine, ArbiterOptions) AroundPrompt(ArbiterOptions options)
+    {
+        var line = new PromptLine();
+        return (line, options with { Output = new PromptOutputSink(options.Output, line) });
+    }
+
+    /// <summary>The workers as they are now; for the C# prompt and REPLs, where <c>arbiter.Workers.Count</c> reads better than a task.</summary>
+    public IReadOnlyList<WorkerStatus> Workers => ListWorkersAsync().GetAwaiter().GetResult();
 
     public async Task<IReadOnlyList<WorkerStatus>> ListWorkersAsync() =>
         await Actor.Ask<IReadOnlyList<WorkerStatus>>(ListWorkers.Instance, AskTimeout);
@@ -83,12 +100,17 @@ public sealed class Arbiter
             await _ownedSystem.Terminate();
     }
 
-    /// <summary>Serves until SIGINT or SIGTERM, then stops gracefully; returns the process exit code.</summary>
+    /// <summary>
+    /// Serves until SIGINT or SIGTERM (or a stop command), then stops gracefully; returns the process exit
+    /// code. When a person is at the terminal, shows the <c>ufork&gt;</c> prompt meanwhile.
+    /// </summary>
     public async Task<int> RunUntilSignalledAsync()
     {
+        using var prompt = PromptLoop.ShowIfInteractive(this, _promptLine);
         void OnSignal(PosixSignalContext context)
         {
             context.Cancel = true;
+            prompt?.Close();
             _ = StopAsync();
         }
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
@@ -114,6 +136,17 @@ public sealed class Arbiter
         using var output = new TaggedLineWriter(Console.OpenStandardOutput());
         var arbiter = Start(new ArbiterOptions(WorkerCommand.SameProgram(args), settings, output, [], hooks?.ParentPreStop));
         return await arbiter.RunUntilSignalledAsync();
+    }
+
+    /// <summary>
+    /// For a REPL (<c>dotnet fsi</c>): serves workers running <paramref name="command"/>, typically a
+    /// <see cref="WorkerCommand.EntryPoint"/>, with the <c>ufork&gt;</c> prompt, and returns once Ctrl-C or
+    /// <c>stop</c> has stopped them all. SIGINT is the arbiter's only while it runs, so the REPL lives on.
+    /// </summary>
+    public static async Task<int> RunInteractiveAsync(WorkerCommand command, UForkSettings settings)
+    {
+        using var output = new TaggedLineWriter(Console.OpenStandardOutput());
+        return await Start(new ArbiterOptions(command, settings, output, [])).RunUntilSignalledAsync();
     }
 }
 

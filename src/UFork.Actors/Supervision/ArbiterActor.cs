@@ -71,6 +71,7 @@ public sealed class ArbiterActor : ReceiveActor
         Receive<Scale>(scale => Sender.Tell(ScaleTo(scale.Workers)));
         Receive<RestartWorkers>(restart => Sender.Tell(RollingRestart(restart.Slot)));
         Receive<KillWorker>(kill => Sender.Tell(KillSlot(kill.Slot)));
+        Receive<SetLogLevel>(set => Sender.Tell(ChangeLogLevel(set.Level)));
         Receive<Terminated>(t =>
         {
             ReapSlot(t.ActorRef);
@@ -228,6 +229,12 @@ public sealed class ArbiterActor : ReceiveActor
             return new CommandDone(false, $"no worker in slot {slot}");
         worker.Tell(new KillProcess("killed by request"));
         return new CommandDone(true, $"sent SIGKILL to w{slot}");
+    }
+
+    private CommandDone ChangeLogLevel(LogLevel level)
+    {
+        Context.System.EventStream.SetLogLevel(level);
+        return new CommandDone(true, $"log level {Logging.StringFor(level).ToLowerInvariant()}");
     }
 
     private void BeginShutdown(Shutdown shutdown)

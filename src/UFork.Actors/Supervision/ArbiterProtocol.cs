@@ -1,3 +1,4 @@
+using Akka.Event;
 using UFork.Spawning;
 
 namespace UFork.Supervision;
@@ -27,6 +28,11 @@ public sealed record RestartWorkers(int? Slot);
 
 /// <summary>SIGKILL one worker (to watch recovery); replies <see cref="CommandDone"/>.</summary>
 public sealed record KillWorker(int Slot);
+
+/// <summary>
+/// Change the log level of the arbiter's ActorSystem at run time (its event stream); replies <see cref="CommandDone"/>.
+/// </summary>
+public sealed record SetLogLevel(LogLevel Level);
 
 /// <summary>
 /// Stop every worker and then the arbiter; replies <see cref="ShutdownComplete"/>. Graceful: SIGTERM and

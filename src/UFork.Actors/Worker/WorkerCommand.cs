@@ -22,7 +22,30 @@ public sealed record WorkerCommand(string FileName, IReadOnlyList<string> Argume
         return new WorkerCommand(host, viaDotnet ? [entry!, .. arguments] : arguments, IsUForkRuntime: true);
     }
 
+    /// <summary>
+    /// A static <c>Task Method(WorkerContext, CancellationToken)</c> of a compiled assembly, run in each
+    /// worker by the ufork host beside this library (<c>ufork worker --assembly ... --type ... --method ...</c>):
+    /// how a REPL, which cannot be started again as a worker, names what its workers do.
+    /// </summary>
+    public static WorkerCommand EntryPoint(string assemblyPath, string typeName, string methodName = "Run")
+    {
+        var library = Path.GetDirectoryName(typeof(WorkerCommand).Assembly.Location) ?? "";
+        var host = Path.Combine(library, "ufork.dll");
+        if (!File.Exists(host))
+            throw new WorkerCommandException($"there is no ufork.dll beside {library}/UFork.Actors.dll: reference the one in the ufork build output");
+        if (!File.Exists(assemblyPath))
+            throw new WorkerCommandException($"{assemblyPath} does not exist");
+        return new WorkerCommand(DotnetHost(), [host, "worker", "--assembly", Path.GetFullPath(assemblyPath), "--type", typeName, "--method", methodName],
+            IsUForkRuntime: true);
+    }
+
     public override string ToString() => string.Join(' ', Arguments.Prepend(FileName));
+
+    /// <summary>The dotnet host running this process (a REPL is "dotnet fsi"), else the one on PATH.</summary>
+    private static string DotnetHost() =>
+        Environment.ProcessPath is { } self && Path.GetFileNameWithoutExtension(self) == "dotnet"
+            ? self
+            : ResolveExecutable("dotnet");
 
     private static string ResolveExecutable(string command)
     {

@@ -83,6 +83,13 @@ public sealed partial class UForkProcess : IAsyncDisposable
         return pids.ToList();
     }
 
+    /// <summary>Writes to the program's stdin, a pipe.</summary>
+    public async Task TypeAsync(string text)
+    {
+        await _process.StandardInput.WriteAsync(text);
+        await _process.StandardInput.FlushAsync();
+    }
+
     public void Signal(Signum signal) => Syscall.kill(Pid, signal);
 
     /// <summary>The exit code, or a TimeoutException if it does not exit in time.</summary>
