@@ -19,6 +19,10 @@ public sealed class BadInputTests
         { ["run", "-w", "0", "--", "true"], "ufork: --workers must be a positive integer, not '0'" },
         { ["run", "-w", "lots", "--", "true"], "ufork: --workers must be a positive integer, not 'lots'" },
         { ["run", "--config", "/nonexistent.conf", "--", "true"], "ufork: config file /nonexistent.conf does not exist" },
+        { ["run", "--daemon", "--", "true"], "ufork: a daemon needs a log file (--log-file, or ufork.log.file): it has no terminal to print to" },
+        { ["run", "--pidfile", "/nonexistent/ufork.pid", "--", "true"], "ufork: cannot write pidfile /nonexistent/ufork.pid: /nonexistent does not exist" },
+        { ["ctl", "scale", "many"], "ufork: usage: scale N, with N a positive number of workers" },
+        { ["ctl", "frobnicate"], "ufork: unknown command 'frobnicate'; try help" },
     };
 
     [Theory]

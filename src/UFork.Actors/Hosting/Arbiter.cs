@@ -1,8 +1,8 @@
-using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Actor.Setup;
 using Akka.Configuration;
 using UFork.Configuration;
+using UFork.Daemon;
 using UFork.Output;
 using UFork.Runtime;
 using UFork.Supervision;
@@ -20,15 +20,17 @@ public sealed class Arbiter
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(5);
     private readonly ActorSystem? _ownedSystem;
 
-    private Arbiter(IActorRef actor, UForkSettings settings, ActorSystem? ownedSystem)
+    private Arbiter(IActorRef actor, UForkSettings settings, ActorSystem system, bool ownsSystem)
     {
         Actor = actor;
         Settings = settings;
-        _ownedSystem = ownedSystem;
+        System = system;
+        _ownedSystem = ownsSystem ? system : null;
         Stopped = actor.WatchAsync();
     }
 
     public IActorRef Actor { get; }
+    internal ActorSystem System { get; }
     public UForkSettings Settings { get; }
 
     /// <summary>Completes when the arbiter has stopped, after its last worker was reaped.</summary>
@@ -36,7 +38,7 @@ public sealed class Arbiter
 
     /// <summary>Starts an arbiter as an actor of an existing ActorSystem.</summary>
     public static Arbiter Start(ActorSystem system, ArbiterOptions options, string name = "ufork") =>
-        new(system.ActorOf(ArbiterActor.Props(options), name), options.Settings, ownedSystem: null);
+        new(system.ActorOf(ArbiterActor.Props(options), name), options.Settings, system, ownsSystem: false);
 
     /// <summary>Starts an arbiter in an ActorSystem of its own, logging into its output sink.</summary>
     public static Arbiter Start(ArbiterOptions options)
@@ -52,7 +54,7 @@ public sealed class Arbiter
             """);
         var setup = ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(config), new OutputSinkSetup(options.Output));
         var system = ActorSystem.Create("ufork", setup);
-        return new Arbiter(system.ActorOf(ArbiterActor.Props(options), "arbiter"), options.Settings, system);
+        return new Arbiter(system.ActorOf(ArbiterActor.Props(options), "arbiter"), options.Settings, system, ownsSystem: true);
     }
 
     public async Task<IReadOnlyList<WorkerStatus>> ListWorkersAsync() =>
@@ -83,16 +85,14 @@ public sealed class Arbiter
             await _ownedSystem.Terminate();
     }
 
-    /// <summary>Serves until SIGINT or SIGTERM, then stops gracefully; returns the process exit code.</summary>
+    /// <summary>
+    /// Serves, steered by signals (<see cref="SignalDoor"/>: TERM and INT stop gracefully, QUIT fast, HUP
+    /// restarts every worker, TTIN and TTOU scale by one, USR1 reopens the log) until it has stopped;
+    /// returns the process exit code.
+    /// </summary>
     public async Task<int> RunUntilSignalledAsync()
     {
-        void OnSignal(PosixSignalContext context)
-        {
-            context.Cancel = true;
-            _ = StopAsync();
-        }
-        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var signals = new SignalDoor(Actor);
         await Stopped;
         await StopAsync();
         return 0;
@@ -100,9 +100,12 @@ public sealed class Arbiter
 
     /// <summary>
     /// A pre-fork program in one call. In the arbiter process it starts this same program again as
-    /// <see cref="UForkSettings.Workers"/> workers and serves until SIGINT or SIGTERM; inside a worker
-    /// (UFORK_WORKER_ID is set) it runs <paramref name="postFork"/> instead.
+    /// <see cref="UForkSettings.Workers"/> workers and serves until SIGINT or SIGTERM (detached first,
+    /// with a pidfile, control socket and log file, as <see cref="UForkSettings.Daemon"/> and
+    /// <see cref="UForkSettings.Log"/> say); inside a worker (UFORK_WORKER_ID is set) it runs
+    /// <paramref name="postFork"/> instead.
     /// </summary>
+    /// <exception cref="ArbiterStartException">Another arbiter holds the pidfile or control socket.</exception>
     public static async Task<int> RunAsync(
         string[] args,
         UForkSettings settings,
@@ -111,8 +114,11 @@ public sealed class Arbiter
     {
         if (WorkerEnvironment.IsWorker)
             return await WorkerRuntime.RunAsync(postFork, hooks?.ChildPreExit);
-        using var output = new TaggedLineWriter(Console.OpenStandardOutput());
-        var arbiter = Start(new ArbiterOptions(WorkerCommand.SameProgram(args), settings, output, [], hooks?.ParentPreStop));
+        if (Daemonizer.MustDetach(settings))
+            return await Daemonizer.DetachAsync(settings);
+        await using var process = ArbiterProcess.Open(settings);
+        var arbiter = Start(new ArbiterOptions(WorkerCommand.SameProgram(args), settings, process.Output, [], hooks?.ParentPreStop));
+        process.Attach(arbiter);
         return await arbiter.RunUntilSignalledAsync();
     }
 }
