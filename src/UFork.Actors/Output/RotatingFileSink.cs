@@ -7,6 +7,7 @@ namespace UFork.Output;
 /// two files and no line is lost while the files move; a file may pass max-size by one batch.
 /// Written here rather than taken from a logging library: those format messages, while this has to
 /// pass a worker's raw bytes through whole-line and lossless, and stall a flooding worker, not buffer it.
+/// Like <see cref="TaggedLineWriter"/>, writing never throws, so a full disk never fails a worker's actor.
 /// </summary>
 public sealed class RotatingFileSink : IOutputSink, IReopenableOutput, IDisposable
 {
@@ -58,22 +59,24 @@ public sealed class RotatingFileSink : IOutputSink, IReopenableOutput, IDisposab
         }
     }
 
+    /// <summary>
+    /// Renames first (an open file can be), then swaps to the new file: if any step fails, the sink
+    /// keeps writing to the file it has, says so in it, and tries again one max-size later.
+    /// </summary>
     private void RotateIfFull()
     {
         if (_file.Position < _rotateAt)
             return;
         try
         {
-            _writer.Dispose();
             Shift();
-            (_file, _writer) = Open(Path);
+            var (file, writer) = Open(Path);
+            _writer.Dispose();
+            (_file, _writer) = (file, writer);
             _rotateAt = _maxSize;
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // Say so in the file still open (or reopened), and try again one max-size later rather than at every line.
-            if (!_file.CanWrite)
-                (_file, _writer) = Open(Path);
             _rotateAt = _file.Position + _maxSize;
             _writer.WriteLine($"[ufork] error: cannot rotate {Path}: {e.Message}; writing on");
         }

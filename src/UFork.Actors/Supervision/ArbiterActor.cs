@@ -204,7 +204,7 @@ public sealed class ArbiterActor : ReceiveActor
         {
             file.Reopen();
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             _log.Error("cannot reopen {0}, still writing to the old file: {1}", file.Path, e.Message);
             return new CommandDone(false, $"cannot reopen {file.Path}: {e.Message}");
