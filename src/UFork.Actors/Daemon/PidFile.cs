@@ -37,7 +37,8 @@ internal sealed class PidFile : IDisposable
             if (Holder(path) is { } holder && IsAlive(holder))
                 throw new ArbiterStartException($"already running as pid {holder} (pidfile {path})");
             // Stale: its arbiter died without removing it. Two starts taking over the same stale file
-            // within microseconds could both succeed here; the control socket then refuses the second.
+            // within microseconds could both get here; the control socket beside it then refuses the
+            // later one, which removes the pidfile as it leaves, and the winner writes it again (KeepWritten).
             File.Move(temp, path, overwrite: true);
             return new PidFile(path);
         }

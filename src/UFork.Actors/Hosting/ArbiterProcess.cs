@@ -1,4 +1,3 @@
-using Akka.Actor;
 using UFork.Configuration;
 using UFork.Control;
 using UFork.Daemon;
