@@ -11,5 +11,6 @@ var root = new RootCommand("uFork.NET: a pre-fork worker supervisor for .NET")
 {
     RunCommand.Create(),
     WorkerEntryPointCommand.Create(),
+    CtlCommand.Create(),
 };
 return await CommandLineErrors.InvokeAsync(root, args);

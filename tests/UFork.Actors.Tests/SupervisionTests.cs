@@ -45,12 +45,12 @@ public sealed class SupervisionTests(ITestOutputHelper output) : ArbiterTestKit(
         var gaps = times.Zip(times.Skip(1), (a, b) => (b - a).TotalMilliseconds).ToList();
 
         // Each gap is the backoff plus the life of `sh -c 'exit 1'` and scheduling: at least the backoff.
+        // (That the delays stop at max-backoff is the policy's own test: wall clocks on a loaded machine are no judge.)
         double[] backoffs = [0, 50, 100, 200, 400, 400];
         var shown = string.Join(", ", gaps.Select(g => $"{g:0}"));
-        Assert.True(gaps[0] < 45, $"the first restart should be immediate: {shown}");
+        Assert.True(gaps[0] < gaps[2] - 45, $"the first restart should not wait: {shown}");
         for (var i = 1; i < backoffs.Length; i++)
             Assert.True(gaps[i] >= backoffs[i] * 0.95, $"gap {i} should be at least {backoffs[i]} ms: {shown}");
-        Assert.True(gaps[5] < 400 + 300, $"delays stop at max-backoff: {shown}");
     }
 
     [Fact]

@@ -22,6 +22,10 @@ public sealed class BadInputTests
         { ["run", "-w", "lots", "--", "true"], "ufork: --workers must be a positive integer, not 'lots'" },
         { ["run", "--config", "/nonexistent.conf", "--", "true"], "ufork: config file /nonexistent.conf does not exist" },
         { ["worker", "--assembly", "app.dll", "--type", "App.Worker"], "ufork: worker runs inside a worker process that an arbiter started (see Arbiter.RunInteractiveAsync)" },
+        { ["run", "--daemon", "--", "true"], "ufork: a daemon needs a log file (--log-file, or ufork.log.file): it has no terminal to print to" },
+        { ["run", "--pidfile", "/nonexistent/ufork.pid", "--", "true"], "ufork: cannot write pidfile /nonexistent/ufork.pid: /nonexistent does not exist" },
+        { ["ctl", "scale", "many"], "ufork: usage: scale N, with N a positive number of workers" },
+        { ["ctl", "frobnicate"], "ufork: unknown command 'frobnicate'; try help" },
     };
 
     [Theory]

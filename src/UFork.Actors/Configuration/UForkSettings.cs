@@ -12,7 +12,8 @@ public sealed record UForkSettings(
     int MaxUnhealthyStarting,
     long WorkerMemoryLimit,
     int Backlog,
-    LogSettings Log)
+    LogSettings Log,
+    DaemonSettings Daemon)
 {
     /// <summary>The defaults of the embedded reference.conf.</summary>
     public static UForkSettings Default => FromConfig(UForkConfig.Defaults);
@@ -41,7 +42,8 @@ public sealed record UForkSettings(
             c.Read("max-unhealthy-starting", "a positive integer", int.Parse, n => n > 0),
             c.Size("worker.memory-limit"),
             c.Read("backlog", "a positive integer", int.Parse, n => n > 0),
-            new LogSettings(c.Size("log.max-size"), c.Read("log.files", "a positive integer", int.Parse, n => n > 0)));
+            new LogSettings(c.Size("log.max-size"), c.Read("log.files", "a positive integer", int.Parse, n => n > 0), c.OptionalPath("log.file")),
+            new DaemonSettings(c.Read("daemon", "on or off", ParseSwitch, _ => true), c.OptionalPath("pidfile"), c.OptionalPath("control")));
     }
 
     private static bool ParseSwitch(string raw) => raw switch
@@ -72,6 +74,10 @@ public sealed record UForkSettings(
         public TimeSpan Duration(string key) =>
             Read(key, "a duration such as 500ms or 10s", _ => config.GetTimeSpan(key, allowInfinite: false), d => d >= TimeSpan.Zero);
 
+        /// <summary>An absolute path, relative ones taken from the working directory; "" for none.</summary>
+        public string? OptionalPath(string key) =>
+            Read<string?>(key, "a file path", raw => raw == "" ? null : Path.GetFullPath(raw), _ => true);
+
         public long Size(string key) =>
             Read(key, "a size such as 512MiB", _ => config.GetByteSize(key) ?? throw new FormatException(), n => n > 0);
     }
@@ -79,4 +85,11 @@ public sealed record UForkSettings(
 
 public sealed record HeartbeatSettings(TimeSpan Interval, TimeSpan Timeout, TimeSpan StartTimeout, bool Required);
 
-public sealed record LogSettings(long MaxSize, int Files);
+/// <summary>Where the arbiter's output goes (<paramref name="File"/>, or stdout when null) and how that file rotates.</summary>
+public sealed record LogSettings(long MaxSize, int Files, string? File = null);
+
+/// <summary>
+/// How the arbiter's process presents itself: detached or not, and the pidfile and control socket it
+/// holds (both also usable in the foreground). Paths are absolute.
+/// </summary>
+public sealed record DaemonSettings(bool Detach, string? PidFile = null, string? ControlSocket = null);

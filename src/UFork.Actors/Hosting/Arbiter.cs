@@ -1,8 +1,8 @@
-using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Actor.Setup;
 using Akka.Configuration;
 using UFork.Configuration;
+using UFork.Daemon;
 using UFork.Output;
 using UFork.Prompt;
 using UFork.Runtime;
@@ -22,16 +22,18 @@ public sealed class Arbiter
     private readonly ActorSystem? _ownedSystem;
     private readonly PromptLine _promptLine;
 
-    private Arbiter(IActorRef actor, UForkSettings settings, ActorSystem? ownedSystem, PromptLine promptLine)
+    private Arbiter(IActorRef actor, UForkSettings settings, ActorSystem system, bool ownsSystem, PromptLine promptLine)
     {
         Actor = actor;
         Settings = settings;
-        _ownedSystem = ownedSystem;
+        System = system;
+        _ownedSystem = ownsSystem ? system : null;
         _promptLine = promptLine;
         Stopped = actor.WatchAsync();
     }
 
     public IActorRef Actor { get; }
+    internal ActorSystem System { get; }
     public UForkSettings Settings { get; }
 
     /// <summary>Completes when the arbiter has stopped, after its last worker was reaped.</summary>
@@ -41,7 +43,7 @@ public sealed class Arbiter
     public static Arbiter Start(ActorSystem system, ArbiterOptions options, string name = "ufork")
     {
         var (promptLine, withPrompt) = AroundPrompt(options);
-        return new Arbiter(system.ActorOf(ArbiterActor.Props(withPrompt), name), options.Settings, ownedSystem: null, promptLine);
+        return new Arbiter(system.ActorOf(ArbiterActor.Props(withPrompt), name), options.Settings, system, ownsSystem: false, promptLine);
     }
 
     /// <summary>Starts an arbiter in an ActorSystem of its own, logging into its output sink.</summary>
@@ -59,14 +61,19 @@ public sealed class Arbiter
         var (promptLine, withPrompt) = AroundPrompt(options);
         var setup = ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(config), new OutputSinkSetup(withPrompt.Output));
         var system = ActorSystem.Create("ufork", setup);
-        return new Arbiter(system.ActorOf(ArbiterActor.Props(withPrompt), "arbiter"), options.Settings, system, promptLine);
+        return new Arbiter(system.ActorOf(ArbiterActor.Props(withPrompt), "arbiter"), options.Settings, system, ownsSystem: true, promptLine);
     }
 
-    /// <summary>Output goes around the ufork> line whenever <see cref="RunUntilSignalledAsync"/> shows it.</summary>
+    /// <summary>
+    /// Output goes around the ufork> line whenever <see cref="RunUntilSignalledAsync"/> shows it. Output
+    /// to a log file never meets the prompt, and keeps its own type so that USR1 can reopen it.
+    /// </summary>
     private static (PromptLine, ArbiterOptions) AroundPrompt(ArbiterOptions options)
     {
         var line = new PromptLine();
-        return (line, options with { Output = new PromptOutputSink(options.Output, line) });
+        return options.Output is IReopenableOutput
+            ? (line, options)
+            : (line, options with { Output = new PromptOutputSink(options.Output, line) });
     }
 
     /// <summary>The workers as they are now; for the C# prompt and REPLs, where <c>arbiter.Workers.Count</c> reads better than a task.</summary>
@@ -101,20 +108,14 @@ public sealed class Arbiter
     }
 
     /// <summary>
-    /// Serves until SIGINT or SIGTERM (or a stop command), then stops gracefully; returns the process exit
-    /// code. When a person is at the terminal, shows the <c>ufork&gt;</c> prompt meanwhile.
+    /// Serves, steered by signals (<see cref="SignalDoor"/>: TERM and INT stop gracefully, QUIT fast, HUP
+    /// restarts every worker, TTIN and TTOU scale by one, USR1 reopens the log) until it has stopped;
+    /// returns the process exit code. When a person is at the terminal, shows the <c>ufork&gt;</c> prompt meanwhile.
     /// </summary>
     public async Task<int> RunUntilSignalledAsync()
     {
         using var prompt = PromptLoop.ShowIfInteractive(this, _promptLine);
-        void OnSignal(PosixSignalContext context)
-        {
-            context.Cancel = true;
-            prompt?.Close();
-            _ = StopAsync();
-        }
-        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var signals = new SignalDoor(Actor, onStop: () => prompt?.Close());
         await Stopped;
         await StopAsync();
         return 0;
@@ -122,9 +123,12 @@ public sealed class Arbiter
 
     /// <summary>
     /// A pre-fork program in one call. In the arbiter process it starts this same program again as
-    /// <see cref="UForkSettings.Workers"/> workers and serves until SIGINT or SIGTERM; inside a worker
-    /// (UFORK_WORKER_ID is set) it runs <paramref name="postFork"/> instead.
+    /// <see cref="UForkSettings.Workers"/> workers and serves until SIGINT or SIGTERM (detached first,
+    /// with a pidfile, control socket and log file, as <see cref="UForkSettings.Daemon"/> and
+    /// <see cref="UForkSettings.Log"/> say); inside a worker (UFORK_WORKER_ID is set) it runs
+    /// <paramref name="postFork"/> instead.
     /// </summary>
+    /// <exception cref="ArbiterStartException">Another arbiter holds the pidfile or control socket.</exception>
     public static async Task<int> RunAsync(
         string[] args,
         UForkSettings settings,
@@ -133,8 +137,11 @@ public sealed class Arbiter
     {
         if (WorkerEnvironment.IsWorker)
             return await WorkerRuntime.RunAsync(postFork, hooks?.ChildPreExit);
-        using var output = new TaggedLineWriter(Console.OpenStandardOutput());
-        var arbiter = Start(new ArbiterOptions(WorkerCommand.SameProgram(args), settings, output, [], hooks?.ParentPreStop));
+        if (Daemonizer.MustDetach(settings))
+            return await Daemonizer.DetachAsync(settings);
+        await using var process = ArbiterProcess.Open(settings);
+        var arbiter = Start(new ArbiterOptions(WorkerCommand.SameProgram(args), settings, process.Output, [], hooks?.ParentPreStop));
+        process.Attach(arbiter);
         return await arbiter.RunUntilSignalledAsync();
     }
 

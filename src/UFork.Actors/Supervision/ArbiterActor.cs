@@ -69,6 +69,8 @@ public sealed class ArbiterActor : ReceiveActor
         Receive<ListWorkers>(_ => ListWorkers());
         Receive<ListDeadWorkers>(_ => Sender.Tell(_dead.ToList()));
         Receive<Scale>(scale => Sender.Tell(ScaleTo(scale.Workers)));
+        Receive<ScaleBy>(scale => Sender.Tell(ScaleTo(_size + scale.Delta)));
+        Receive<ReopenLog>(_ => Sender.Tell(ReopenOutput()));
         Receive<RestartWorkers>(restart => Sender.Tell(RollingRestart(restart.Slot)));
         Receive<KillWorker>(kill => Sender.Tell(KillSlot(kill.Slot)));
         Receive<SetLogLevel>(set => Sender.Tell(ChangeLogLevel(set.Level)));
@@ -91,6 +93,7 @@ public sealed class ArbiterActor : ReceiveActor
         Receive<DeadWorker>(RecordDeath);
         Receive<ListWorkers>(_ => ListWorkers());
         Receive<ListDeadWorkers>(_ => Sender.Tell(_dead.ToList()));
+        Receive<ReopenLog>(_ => Sender.Tell(ReopenOutput()));
         Receive<Shutdown>(shutdown =>
         {
             _awaitingShutdown.Add(Sender);
@@ -180,7 +183,10 @@ public sealed class ArbiterActor : ReceiveActor
     private CommandDone ScaleTo(int workers)
     {
         if (workers < 1)
+        {
+            _log.Info("staying at {0} worker(s): at least one worker is needed", _size);
             return new CommandDone(false, $"cannot scale to {workers}: at least one worker is needed");
+        }
         var before = _size;
         _size = workers;
         for (var slot = before; slot < workers; slot++)
@@ -189,6 +195,23 @@ public sealed class ArbiterActor : ReceiveActor
             worker.Tell(new StopWorker(_options.Settings.ShutdownGrace));
         _log.Info("scaled from {0} to {1} workers", before, workers);
         return new CommandDone(true, $"{before} -> {workers} workers");
+    }
+
+    private CommandDone ReopenOutput()
+    {
+        if (_options.Output is not IReopenableOutput file)
+            return new CommandDone(false, "the output is not a file; nothing to reopen");
+        try
+        {
+            file.Reopen();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log.Error("cannot reopen {0}, still writing to the old file: {1}", file.Path, e.Message);
+            return new CommandDone(false, $"cannot reopen {file.Path}: {e.Message}");
+        }
+        _log.Info("reopened {0}", file.Path);
+        return new CommandDone(true, $"reopened {file.Path}");
     }
 
     private CommandDone RollingRestart(int? slot)

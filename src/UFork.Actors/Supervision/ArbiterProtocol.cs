@@ -20,6 +20,12 @@ public sealed record ListDeadWorkers
 public sealed record Scale(int Workers);
 
 /// <summary>
+/// One worker more or fewer than the arbiter keeps now (SIGTTIN, SIGTTOU), never fewer than one;
+/// replies <see cref="CommandDone"/>. Relative, so that two signals in a row both count.
+/// </summary>
+public sealed record ScaleBy(int Delta);
+
+/// <summary>
 /// Rolling restart of one slot, or of every slot when Slot is null, one at a time: each replacement is
 /// healthy before the worker it replaces is told to stop, so no request finds the fleet short.
 /// Replies <see cref="CommandDone"/> at once; the restart goes on in the background.
@@ -41,6 +47,12 @@ public sealed record SetLogLevel(LogLevel Level);
 public sealed record Shutdown(bool Fast = false)
 {
     public static Shutdown Instance { get; } = new();
+}
+
+/// <summary>Reopen the log file after logrotate moved it (SIGUSR1); replies <see cref="CommandDone"/>.</summary>
+public sealed record ReopenLog
+{
+    public static ReopenLog Instance { get; } = new();
 }
 
 public sealed record ShutdownComplete

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using UFork.Configuration;
+using UFork.Hosting;
 using UFork.Worker;
 
 namespace UFork.Host.Commands;
@@ -25,7 +26,7 @@ internal static class CommandLineErrors
         {
             return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
-        catch (Exception e) when (e is UsageException or UForkConfigException or WorkerCommandException)
+        catch (Exception e) when (e is UsageException or UForkConfigException or WorkerCommandException or ArbiterStartException)
         {
             return Fail(e.Message);
         }

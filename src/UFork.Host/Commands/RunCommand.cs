@@ -1,6 +1,6 @@
 using System.CommandLine;
+using UFork.Daemon;
 using UFork.Hosting;
-using UFork.Output;
 using UFork.Supervision;
 using UFork.Worker;
 
@@ -29,8 +29,11 @@ internal static class RunCommand
                 throw new UsageException($"unknown option {words[0]}");
             var settings = options.Settings(parsed);
             var worker = WorkerCommand.Program(words[0], words[1..]);
-            using var output = new TaggedLineWriter(Console.OpenStandardOutput());
-            var arbiter = Arbiter.Start(new ArbiterOptions(worker, settings, output, []));
+            if (Daemonizer.MustDetach(settings))
+                return await Daemonizer.DetachAsync(settings);
+            await using var process = ArbiterProcess.Open(settings);
+            var arbiter = Arbiter.Start(new ArbiterOptions(worker, settings, process.Output, []));
+            process.Attach(arbiter);
             return await arbiter.RunUntilSignalledAsync();
         });
         return command;

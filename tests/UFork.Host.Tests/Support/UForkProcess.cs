@@ -37,6 +37,15 @@ public sealed partial class UForkProcess : IAsyncDisposable
     /// <summary>Starts <c>ufork</c> with these arguments.</summary>
     public static UForkProcess Start(params string[] arguments) => StartDotnet(UForkDll, arguments);
 
+    /// <summary>Starts <c>ufork</c> through a program that execs it, such as <c>setpriv --reuid=65534 --</c>.</summary>
+    public static UForkProcess StartVia(string[] launcher, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(launcher[0]);
+        foreach (var word in launcher[1..].Append("dotnet").Append(UForkDll).Concat(arguments))
+            start.ArgumentList.Add(word);
+        return new UForkProcess(start);
+    }
+
     /// <summary>Starts a .NET program (a dll beside the tests) with these arguments.</summary>
     public static UForkProcess StartDotnet(string dll, string[] arguments, IDictionary<string, string>? environment = null)
     {

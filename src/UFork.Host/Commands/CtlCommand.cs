@@ -1,0 +1,73 @@
+using System.CommandLine;
+using UFork.Control;
+using UFork.Supervision;
+
+namespace UFork.Host.Commands;
+
+/// <summary>
+/// <c>ufork ctl status</c>: one command of the command set, sent to a running arbiter's control socket;
+/// prints what the prompt would. Exit 0 on success, 1 if the command failed or no arbiter answered,
+/// 2 on a usage error.
+/// </summary>
+internal static class CtlCommand
+{
+    private const int CommandFailedExitCode = 1;
+    private static readonly TimeSpan AnswerTimeout = TimeSpan.FromSeconds(30);
+    // The arbiter answers `stop` once every worker has stopped, which takes up to its grace period.
+    private static readonly TimeSpan StopAnswerTimeout = TimeSpan.FromMinutes(10);
+
+    public static Command Create()
+    {
+        var control = new Option<string?>("--control")
+        {
+            Description = $"The arbiter's control socket (default: <pidfile>.sock with --pidfile, else {ControlSocketPath.Default})",
+        };
+        var pidFile = new Option<string?>("--pidfile")
+        {
+            Description = "The arbiter's pidfile, beside which its control socket is",
+        };
+        var json = new Option<bool>("--json")
+        {
+            Description = "Answer in JSON, for programs",
+        };
+        var words = new Argument<string[]>("command")
+        {
+            Description = "status | dead | scale N | restart [SLOT|all] | kill SLOT | stop | help",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var command = new Command("ctl", "Steer a running arbiter through its control socket");
+        command.Options.Add(control);
+        command.Options.Add(pidFile);
+        command.Options.Add(json);
+        command.Arguments.Add(words);
+        command.SetAction(async (parsed, _) =>
+        {
+            var line = string.Join(' ', parsed.GetValue(words) ?? []);
+            var (message, error) = ArbiterCommand.Parse(line);
+            if (message is null && line.Trim() != "help") // help is answered by the arbiter itself
+                throw new UsageException(error!);
+            var path = ControlSocketPath.ForClient(FullPath(parsed.GetValue(control)), FullPath(parsed.GetValue(pidFile)));
+            var asJson = parsed.GetValue(json);
+            try
+            {
+                var (ok, output) = await ControlClient.SendAsync(path, line, asJson,
+                    message is Shutdown ? StopAnswerTimeout : AnswerTimeout);
+                if (ok || asJson && output.StartsWith('{'))
+                    Console.WriteLine(output);
+                else
+                    Console.Error.WriteLine($"ufork: {TrimErrorPrefix(output)}");
+                return ok ? 0 : CommandFailedExitCode;
+            }
+            catch (ControlClientException e)
+            {
+                Console.Error.WriteLine($"ufork: {e.Message}");
+                return CommandFailedExitCode;
+            }
+        });
+        return command;
+    }
+
+    private static string? FullPath(string? path) => path is null ? null : Path.GetFullPath(path);
+
+    private static string TrimErrorPrefix(string output) => output.StartsWith("error: ") ? output["error: ".Length..] : output;
+}
