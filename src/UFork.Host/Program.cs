@@ -10,5 +10,6 @@ if (!OperatingSystem.IsLinux())
 var root = new RootCommand("uFork.NET: a pre-fork worker supervisor for .NET")
 {
     RunCommand.Create(),
+    ServeCommand.Create(args),
 };
 return await CommandLineErrors.InvokeAsync(root, args);

@@ -5,6 +5,7 @@ using Akka.Configuration;
 using UFork.Configuration;
 using UFork.Output;
 using UFork.Runtime;
+using UFork.Sockets;
 using UFork.Supervision;
 using UFork.Worker;
 
@@ -103,16 +104,34 @@ public sealed class Arbiter
     /// <see cref="UForkSettings.Workers"/> workers and serves until SIGINT or SIGTERM; inside a worker
     /// (UFORK_WORKER_ID is set) it runs <paramref name="postFork"/> instead.
     /// </summary>
+    public static Task<int> RunAsync(
+        string[] args,
+        UForkSettings settings,
+        Func<WorkerContext, CancellationToken, Task> postFork,
+        ArbiterHooks? hooks = null) =>
+        RunAsync(args, settings, [], postFork, hooks);
+
+    /// <summary>
+    /// <see cref="RunAsync(string[], UForkSettings, Func{WorkerContext, CancellationToken, Task}, ArbiterHooks?)"/>
+    /// with listening sockets: the arbiter binds <paramref name="bind"/> before any worker starts and holds
+    /// them until it exits; every worker inherits them at fds 3.. (<see cref="WorkerContext.ListenFds"/>).
+    /// The addresses, not bound sockets, are taken because the worker runs this same code: only the
+    /// arbiter branch may bind.
+    /// </summary>
+    /// <exception cref="ListenSocketException">An address cannot be bound; no worker was started.</exception>
     public static async Task<int> RunAsync(
         string[] args,
         UForkSettings settings,
+        IReadOnlyList<BindAddress> bind,
         Func<WorkerContext, CancellationToken, Task> postFork,
         ArbiterHooks? hooks = null)
     {
         if (WorkerEnvironment.IsWorker)
             return await WorkerRuntime.RunAsync(postFork, hooks?.ChildPreExit);
+        using var sockets = ListenSockets.Bind(bind, settings.Backlog);
         using var output = new TaggedLineWriter(Console.OpenStandardOutput());
-        var arbiter = Start(new ArbiterOptions(WorkerCommand.SameProgram(args), settings, output, [], hooks?.ParentPreStop));
+        sockets.Announce(output);
+        var arbiter = Start(new ArbiterOptions(WorkerCommand.SameProgram(args), settings, output, sockets.Sockets, hooks?.ParentPreStop));
         return await arbiter.RunUntilSignalledAsync();
     }
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using UFork.Configuration;
+using UFork.Sockets;
 
 namespace UFork.Host.Commands;
 
@@ -16,10 +17,36 @@ internal sealed class ArbiterCommandOptions
         Description = "A HOCON file of ufork { } settings, read over the defaults",
     };
 
+    public Option<string[]> Bind { get; } = new("--bind", "-b")
+    {
+        Description = "Listen on HOST:PORT or unix:PATH before any worker starts; workers inherit it at fd 3 (repeatable)",
+        Arity = ArgumentArity.ZeroOrMore,
+    };
+
     public void AddTo(Command command)
     {
         command.Options.Add(Workers);
         command.Options.Add(Config);
+        command.Options.Add(Bind);
+    }
+
+    /// <summary>The --bind addresses, or <paramref name="defaults"/> when none was given.</summary>
+    public IReadOnlyList<BindAddress> BindAddresses(ParseResult parsed, params string[] defaults)
+    {
+        var given = parsed.GetValue(Bind) is { Length: > 0 } values ? values : defaults;
+        return given.Select(ParseBind).ToList();
+    }
+
+    private static BindAddress ParseBind(string text)
+    {
+        try
+        {
+            return BindAddress.Parse(text);
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException($"--bind '{text}': {e.Message}");
+        }
     }
 
     /// <summary>Defaults, then the --config file, then command-line options.</summary>

@@ -1,12 +1,13 @@
 using System.CommandLine;
 using UFork.Configuration;
+using UFork.Sockets;
 using UFork.Worker;
 
 namespace UFork.Host.Commands;
 
 /// <summary>
 /// Bad input becomes one line on stderr and exit code 2, never a stack trace or a page of help:
-/// parse errors, invalid configuration, commands that cannot be run.
+/// parse errors, invalid configuration, commands that cannot be run, addresses that cannot be bound.
 /// </summary>
 internal static class CommandLineErrors
 {
@@ -21,7 +22,7 @@ internal static class CommandLineErrors
         {
             return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
-        catch (Exception e) when (e is UsageException or UForkConfigException or WorkerCommandException)
+        catch (Exception e) when (e is UsageException or UForkConfigException or WorkerCommandException or ListenSocketException)
         {
             return Fail(e.Message);
         }

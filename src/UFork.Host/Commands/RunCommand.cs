@@ -1,6 +1,7 @@
 using System.CommandLine;
 using UFork.Hosting;
 using UFork.Output;
+using UFork.Sockets;
 using UFork.Supervision;
 using UFork.Worker;
 
@@ -27,8 +28,10 @@ internal static class RunCommand
                 throw new UsageException("run needs a command to start, e.g. ufork run -w 2 -- python3 app.py");
             var settings = options.Settings(parsed);
             var worker = WorkerCommand.Program(words[0], words[1..]);
+            using var sockets = ListenSockets.Bind(options.BindAddresses(parsed), settings.Backlog);
             using var output = new TaggedLineWriter(Console.OpenStandardOutput());
-            var arbiter = Arbiter.Start(new ArbiterOptions(worker, settings, output, []));
+            sockets.Announce(output);
+            var arbiter = Arbiter.Start(new ArbiterOptions(worker, settings, output, sockets.Sockets));
             return await arbiter.RunUntilSignalledAsync();
         });
         return command;
