@@ -1,3 +1,4 @@
+using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -20,9 +21,10 @@ public static class SynchronousEndpoints
                    ?? throw new InvalidOperationException("MapSynchronous needs an app started by UForkHttp.ServeAsync");
         return endpoints.Map(pattern, async context =>
         {
-            var body = await pool.RunAsync(() => handler(context));
+            var body = Encoding.UTF8.GetBytes(await pool.RunAsync(() => handler(context)));
             context.Response.ContentType ??= "text/plain; charset=utf-8";
-            await context.Response.WriteAsync(body, context.RequestAborted);
+            context.Response.ContentLength = body.Length;
+            await context.Response.Body.WriteAsync(body, context.RequestAborted);
         });
     }
 }
