@@ -6,6 +6,7 @@ namespace UFork.Http;
 /// Collects whole lines and writes them in one write(2) when the batch would pass 4096 bytes or every
 /// <see cref="FlushInterval"/>. A pipe write of at most PIPE_BUF (4096) bytes is atomic, so a batch never
 /// interleaves with lines the app writes to the same stdout, and the arbiter always reads whole lines.
+/// The flush timer runs only while lines wait, so an idle worker is not woken.
 /// </summary>
 internal sealed class BatchedLineWriter : IDisposable
 {
@@ -21,7 +22,7 @@ internal sealed class BatchedLineWriter : IDisposable
     public BatchedLineWriter(Stream destination)
     {
         _out = destination;
-        _timer = new Timer(_ => Flush(), null, FlushInterval, FlushInterval);
+        _timer = new Timer(_ => Flush());
     }
 
     public void WriteLine(string line)
@@ -36,6 +37,8 @@ internal sealed class BatchedLineWriter : IDisposable
                 _out.Write(Encoding.UTF8.GetBytes(line + "\n"));
                 return;
             }
+            if (_filled == 0)
+                _timer.Change(FlushInterval, Timeout.InfiniteTimeSpan);
             _filled += Encoding.UTF8.GetBytes(line, _batch.AsSpan(_filled));
             _batch[_filled++] = (byte)'\n';
         }

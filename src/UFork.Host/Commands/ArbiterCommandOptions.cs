@@ -19,7 +19,7 @@ internal sealed class ArbiterCommandOptions
 
     public Option<string[]> Bind { get; } = new("--bind", "-b")
     {
-        Description = "Listen on HOST:PORT or unix:PATH before any worker starts; workers inherit it at fd 3 (repeatable)",
+        Description = "Listen on HOST:PORT or unix:PATH before any worker starts; workers inherit the sockets at fds 3, 4, ... (repeatable)",
         Arity = ArgumentArity.ZeroOrMore,
     };
 
