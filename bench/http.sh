@@ -26,7 +26,11 @@ if ! command -v wrk >/dev/null; then
   apt-get update -qq
   apt-get install -y -qq wrk >/dev/null
 fi
-dotnet build src/UFork.Host/UFork.Host.csproj -c Release -nologo -v quiet
+if ! build=$(dotnet build src/UFork.Host/UFork.Host.csproj -c Release -nologo 2>&1); then
+  echo "$build" >&2
+  exit 1
+fi
+load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 server_pids=()
 stop_servers() {
@@ -138,5 +142,5 @@ stop_servers
   printf '  %-28s %8s\n' "ratio (ufork / one process)" "$(awk -v a="$ufork_rps" -v b="$single_rps" 'BEGIN { printf "%.3f", a / b }')"
   printf '  %-28s %8s req/s   p99 %7s ms   (reference only, see the top of this script)\n' "one process, wrk's session" "$same_session_rps" "$same_session_p99"
   echo "ufork serve -w 4: all four workers answered ${startup_ms} ms after start"
-  echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+  echo "machine: $(nproc) cores; load average $load_at_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 } | tee "$RESULTS/http.txt"
