@@ -2,7 +2,7 @@
 # Hello-world HTTP on loopback, in one run:
 #   1. wrk -t2 -c64 against `ufork serve -w 2` and against one Kestrel process serving the same app
 #      with the same settings (`ufork serve --single`: same binary, sockets, Kestrel options), in
-#      alternating rounds; the medians of requests/s and p99, and their ratio;
+#      rounds of one run each; the medians of requests/s and p99, and of the rounds' ratios;
 #   2. the time from starting `ufork serve -w 4` until all four workers have answered.
 # The access log is off in both servers (--no-access-log); ACCESS_LOG=on measures both with it.
 #
@@ -10,13 +10,13 @@
 # autogroup scheduling (kernel.sched_autogroup_enabled=1, the default of most distributions) a server
 # in wrk's own session is scheduled as one group with wrk, which speeds up loopback ping-pong in a
 # way no remote client would see; that figure is printed too, for reference, but not used in the ratio.
-# Usage: bench/http.sh            ROUNDS=3 DURATION=10s WARMUP=3s ACCESS_LOG=off
+# Usage: bench/http.sh            ROUNDS=5 DURATION=10s WARMUP=5s ACCESS_LOG=off
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-10s}
-WARMUP=${WARMUP:-3s}
+WARMUP=${WARMUP:-5s}
 ACCESS_LOG=${ACCESS_LOG:-off}
 RESULTS=bench/results
 UFORK=src/UFork.Host/bin/Release/net10.0/ufork
@@ -76,9 +76,8 @@ until_workers_answer() {
   done
 }
 
-# measure PORT: a warm-up, then one measured wrk run; prints "REQUESTS_PER_SECOND P99_MS".
+# measure PORT: one wrk run; prints "REQUESTS_PER_SECOND P99_MS".
 measure() {
-  wrk -t2 -c64 -d"$WARMUP" "http://127.0.0.1:$1/" >/dev/null
   wrk -t2 -c64 -d"$DURATION" --latency "http://127.0.0.1:$1/" | awk '
     /Requests\/sec/ { rps = $2 }
     $1 == "99%" {
@@ -92,42 +91,43 @@ measure() {
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
+# median_of SERVER COLUMN: the median over the rounds of that server's requests/s (1) or p99 (2).
+median_of() {
+  for round in $(seq 1 "$ROUNDS"); do
+    cut -d' ' -f"$2" <<<"${results[$1.$round]}"
+  done | median
+}
+
 log_flag=()
 [ "$ACCESS_LOG" = on ] || log_flag=(--no-access-log)
 
+declare -A ports results
 start_server ufork-w2 serve -w 2 --bind 127.0.0.1:0 "${log_flag[@]}"
-ufork_port=$PORT
-until_workers_answer "$ufork_port" 2 60
+ports[ufork]=$PORT
+until_workers_answer "$PORT" 2 60
 start_server single setsid serve --single --bind 127.0.0.1:0 "${log_flag[@]}"
-single_port=$PORT
-until_workers_answer "$single_port" 1 60
+ports[single]=$PORT
+until_workers_answer "$PORT" 1 60
 start_server single-same-session serve --single --bind 127.0.0.1:0 "${log_flag[@]}"
-same_session_port=$PORT
-until_workers_answer "$same_session_port" 1 60
+ports[same-session]=$PORT
+until_workers_answer "$PORT" 1 60
 
-ufork_rounds=()
-single_rounds=()
-same_session_rounds=()
+for server in ufork single same-session; do
+  wrk -t2 -c64 -d"$WARMUP" "http://127.0.0.1:${ports[$server]}/" >/dev/null
+done
+# Neighbouring runs see the same machine, so each round yields a ratio, and the order flips every
+# round so that a drift in the machine's speed favours neither server.
+ratios=()
 for round in $(seq 1 "$ROUNDS"); do
-  ufork_rounds+=("$(measure "$ufork_port")")
-  single_rounds+=("$(measure "$single_port")")
-  same_session_rounds+=("$(measure "$same_session_port")")
-  echo "round $round (req/s p99-ms): ufork ${ufork_rounds[-1]}   one process ${single_rounds[-1]}   in wrk's session ${same_session_rounds[-1]}"
+  order=(ufork single same-session)
+  [ $((round % 2)) -eq 1 ] || order=(same-session single ufork)
+  for server in "${order[@]}"; do
+    results[$server.$round]=$(measure "${ports[$server]}")
+  done
+  ratios+=("$(awk -v a="${results[ufork.$round]% *}" -v b="${results[single.$round]% *}" 'BEGIN { printf "%.3f", a / b }')")
+  echo "round $round (req/s p99-ms): ufork ${results[ufork.$round]}   one process ${results[single.$round]}   in wrk's session ${results[same-session.$round]}   ratio ${ratios[-1]}"
 done
 stop_servers
-
-# median_of NUMBER ROUNDS...: the median of that column over the rounds.
-median_of() {
-  local number=$1
-  shift
-  printf '%s\n' "$@" | cut -d' ' -f"$number" | median
-}
-ufork_rps=$(median_of 1 "${ufork_rounds[@]}")
-ufork_p99=$(median_of 2 "${ufork_rounds[@]}")
-single_rps=$(median_of 1 "${single_rounds[@]}")
-single_p99=$(median_of 2 "${single_rounds[@]}")
-same_session_rps=$(median_of 1 "${same_session_rounds[@]}")
-same_session_p99=$(median_of 2 "${same_session_rounds[@]}")
 
 started=$(date +%s%N)
 start_server ufork-w4 serve -w 4 --bind 127.0.0.1:0 --no-access-log
@@ -136,11 +136,12 @@ startup_ms=$(( ($(date +%s%N) - started) / 1000000 ))
 stop_servers
 
 {
-  echo "hello world, wrk -t2 -c64 -d$DURATION (after $WARMUP warm-up), median of $ROUNDS alternating rounds, access log $ACCESS_LOG"
-  printf '  %-28s %8s req/s   p99 %7s ms\n' "ufork serve -w 2" "$ufork_rps" "$ufork_p99"
-  printf '  %-28s %8s req/s   p99 %7s ms\n' "Kestrel, one process" "$single_rps" "$single_p99"
-  printf '  %-28s %8s\n' "ratio (ufork / one process)" "$(awk -v a="$ufork_rps" -v b="$single_rps" 'BEGIN { printf "%.3f", a / b }')"
-  printf '  %-28s %8s req/s   p99 %7s ms   (reference only, see the top of this script)\n' "one process, wrk's session" "$same_session_rps" "$same_session_p99"
+  echo "hello world, wrk -t2 -c64 -d$DURATION (after a $WARMUP warm-up), medians of $ROUNDS rounds, access log $ACCESS_LOG"
+  printf '  %-28s %8s req/s   p99 %7s ms\n' "ufork serve -w 2" "$(median_of ufork 1)" "$(median_of ufork 2)"
+  printf '  %-28s %8s req/s   p99 %7s ms\n' "Kestrel, one process" "$(median_of single 1)" "$(median_of single 2)"
+  printf '  %-28s %8s   (median of the ratios of the rounds)\n' "ratio (ufork / one process)" "$(printf '%s\n' "${ratios[@]}" | median)"
+  printf '  %-28s %8s req/s   p99 %7s ms   (reference only, see the top of this script)\n' \
+    "one process, wrk's session" "$(median_of same-session 1)" "$(median_of same-session 2)"
   echo "ufork serve -w 4: all four workers answered ${startup_ms} ms after start"
   echo "machine: $(nproc) cores; load average $load_at_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 } | tee "$RESULTS/http.txt"
