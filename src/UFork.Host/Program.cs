@@ -12,5 +12,6 @@ var root = new RootCommand("uFork.NET: a pre-fork worker supervisor for .NET")
     RunCommand.Create(),
     WorkerEntryPointCommand.Create(),
     CtlCommand.Create(),
+    ServeCommand.Create(args),
 };
 return await CommandLineErrors.InvokeAsync(root, args);

@@ -56,10 +56,10 @@ public sealed class OutputTests(ITestOutputHelper output) : ArbiterTestKit(outpu
         var starts = Listen<WorkerStarted>();
         var deaths = Listen<DeadWorker>();
         StartArbiter(UFork.Worker.WorkerCommand.Program("python3",
-            ["-c", "import sys\nfor i in range(500000): sys.stdout.write('%099d\\n' % i)"]), Settings(), sink);
+            ["-c", "import sys\nfor i in range(100000): sys.stdout.write('%099d\\n' % i)"]), Settings(), sink);
         var pid = starts.ExpectMsg<WorkerStarted>(Patience).Pid;
 
-        // While the echo is stuck, what the worker manages to write stops growing, far below its 50 MB.
+        // While the echo is stuck, what the worker manages to write stops growing, far below its 10 MB.
         var previous = -1L;
         var written = await Eventually.WaitAsync(() =>
         {
@@ -73,7 +73,7 @@ public sealed class OutputTests(ITestOutputHelper output) : ArbiterTestKit(outpu
         gate.Set();
         var death = deaths.ExpectMsg<DeadWorker>(Patience);
         Assert.Equal(0, death.Status.Code);
-        Assert.Equal(500000, Echoed.Lines.Count(l => l.Pid == pid));
+        Assert.Equal(100000, Echoed.Lines.Count(l => l.Pid == pid));
     }
 
     private static long WrittenBytes(int pid) =>

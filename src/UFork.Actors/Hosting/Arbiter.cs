@@ -6,6 +6,7 @@ using UFork.Daemon;
 using UFork.Output;
 using UFork.Prompt;
 using UFork.Runtime;
+using UFork.Sockets;
 using UFork.Supervision;
 using UFork.Worker;
 
@@ -129,18 +130,49 @@ public sealed class Arbiter
     /// <paramref name="postFork"/> instead.
     /// </summary>
     /// <exception cref="ArbiterStartException">Another arbiter holds the pidfile or control socket.</exception>
+    public static Task<int> RunAsync(
+        string[] args,
+        UForkSettings settings,
+        Func<WorkerContext, CancellationToken, Task> postFork,
+        ArbiterHooks? hooks = null) =>
+        RunAsync(args, settings, [], postFork, hooks);
+
+    /// <summary>
+    /// <see cref="RunAsync(string[], UForkSettings, Func{WorkerContext, CancellationToken, Task}, ArbiterHooks?)"/>
+    /// with listening sockets: the arbiter binds <paramref name="bind"/> before any worker starts and holds
+    /// them until it exits; every worker inherits them at fds 3.. (<see cref="WorkerContext.ListenFds"/>).
+    /// The addresses, not bound sockets, are taken because the worker runs this same code: only the
+    /// arbiter branch may bind.
+    /// </summary>
+    /// <exception cref="ListenSocketException">An address cannot be bound; no worker was started.</exception>
     public static async Task<int> RunAsync(
         string[] args,
         UForkSettings settings,
+        IReadOnlyList<BindAddress> bind,
         Func<WorkerContext, CancellationToken, Task> postFork,
         ArbiterHooks? hooks = null)
     {
         if (WorkerEnvironment.IsWorker)
             return await WorkerRuntime.RunAsync(postFork, hooks?.ChildPreExit);
+        return await ServeAsync(WorkerCommand.SameProgram(args), settings, bind, hooks?.ParentPreStop);
+    }
+
+    /// <summary>
+    /// An arbiter as this process's whole job: detach first when <see cref="UForkSettings.Daemon"/> says so,
+    /// claim the pidfile and control socket, bind <paramref name="bind"/> (after detaching, so that only the
+    /// daemon holds them), start the workers and serve until signalled or stopped.
+    /// </summary>
+    /// <exception cref="ArbiterStartException">Another arbiter holds the pidfile or control socket.</exception>
+    /// <exception cref="ListenSocketException">An address cannot be bound; no worker was started.</exception>
+    public static async Task<int> ServeAsync(
+        WorkerCommand command, UForkSettings settings, IReadOnlyList<BindAddress> bind, Func<Task>? parentPreStop = null)
+    {
         if (Daemonizer.MustDetach(settings))
             return await Daemonizer.DetachAsync(settings);
         await using var process = ArbiterProcess.Open(settings);
-        var arbiter = Start(new ArbiterOptions(WorkerCommand.SameProgram(args), settings, process.Output, [], hooks?.ParentPreStop));
+        using var sockets = ListenSockets.Bind(bind, settings.Backlog);
+        sockets.Announce(process.Output);
+        var arbiter = Start(new ArbiterOptions(command, settings, process.Output, sockets.Sockets, parentPreStop));
         process.Attach(arbiter);
         return await arbiter.RunUntilSignalledAsync();
     }

@@ -8,7 +8,10 @@ namespace UFork.Runtime;
 /// <item><c>UFORK_HEARTBEAT_INTERVAL_MS</c>: how often to beat.</item>
 /// <item><c>UFORK_LIFELINE_FD</c>: reads EOF when the arbiter dies; exit then.</item>
 /// <item><c>UFORK_MEMORY_LIMIT</c>: bytes of resident memory past which a worker should exit.</item>
+/// <item><c>UFORK_SHUTDOWN_GRACE_MS</c>: how long after SIGTERM the worker may take to finish before SIGKILL.</item>
 /// <item><c>LISTEN_FDS</c>, <c>LISTEN_FDNAMES</c>, <c>LISTEN_PID</c>: shared sockets at fds 3.., as systemd does.</item>
+/// <item><c>UFORK_LISTEN_BACKLOG</c>: the backlog those sockets listen with; a server that calls listen(2) again
+/// on an inherited socket (Kestrel does) must pass the same number, or it shrinks every worker's queue.</item>
 /// </list>
 /// </summary>
 public static class WorkerEnvironment
@@ -18,6 +21,8 @@ public static class WorkerEnvironment
     public const string HeartbeatIntervalMs = "UFORK_HEARTBEAT_INTERVAL_MS";
     public const string LifelineFd = "UFORK_LIFELINE_FD";
     public const string MemoryLimit = "UFORK_MEMORY_LIMIT";
+    public const string ShutdownGraceMs = "UFORK_SHUTDOWN_GRACE_MS";
+    public const string ListenBacklog = "UFORK_LISTEN_BACKLOG";
     public const string ListenFds = "LISTEN_FDS";
     public const string ListenFdNames = "LISTEN_FDNAMES";
     public const string ListenPid = "LISTEN_PID";

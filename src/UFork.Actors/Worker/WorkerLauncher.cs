@@ -30,9 +30,11 @@ internal static class WorkerLauncher
             [WorkerEnvironment.HeartbeatIntervalMs] = ((int)settings.Heartbeat.Interval.TotalMilliseconds).ToString(),
             [WorkerEnvironment.LifelineFd] = (4 + n).ToString(),
             [WorkerEnvironment.MemoryLimit] = settings.WorkerMemoryLimit.ToString(),
+            [WorkerEnvironment.ShutdownGraceMs] = ((long)settings.ShutdownGrace.TotalMilliseconds).ToString(),
         };
         if (n > 0)
         {
+            environment[WorkerEnvironment.ListenBacklog] = settings.Backlog.ToString();
             environment[WorkerEnvironment.ListenFds] = n.ToString();
             environment[WorkerEnvironment.ListenFdNames] = string.Join(':', sockets.Select(s => s.Name));
         }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using UFork.Configuration;
+using UFork.Sockets;
 
 namespace UFork.Host.Commands;
 
@@ -37,6 +38,12 @@ internal sealed class ArbiterCommandOptions
                       "$XDG_RUNTIME_DIR/ufork.sock or /tmp/ufork-<uid>.sock)",
     };
 
+    public Option<string[]> Bind { get; } = new("--bind", "-b")
+    {
+        Description = "Listen on HOST:PORT or unix:PATH before any worker starts; workers inherit the sockets at fds 3, 4, ... (repeatable)",
+        Arity = ArgumentArity.ZeroOrMore,
+    };
+
     public void AddTo(Command command)
     {
         command.Options.Add(Workers);
@@ -45,6 +52,26 @@ internal sealed class ArbiterCommandOptions
         command.Options.Add(PidFile);
         command.Options.Add(LogFile);
         command.Options.Add(Control);
+        command.Options.Add(Bind);
+    }
+
+    /// <summary>The --bind addresses, or <paramref name="defaults"/> when none was given.</summary>
+    public IReadOnlyList<BindAddress> BindAddresses(ParseResult parsed, params string[] defaults)
+    {
+        var given = parsed.GetValue(Bind) is { Length: > 0 } values ? values : defaults;
+        return given.Select(ParseBind).ToList();
+    }
+
+    private static BindAddress ParseBind(string text)
+    {
+        try
+        {
+            return BindAddress.Parse(text);
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException($"--bind '{text}': {e.Message}");
+        }
     }
 
     /// <summary>Defaults, then the --config file, then command-line options.</summary>

@@ -1,13 +1,14 @@
 using System.CommandLine;
 using UFork.Configuration;
 using UFork.Hosting;
+using UFork.Sockets;
 using UFork.Worker;
 
 namespace UFork.Host.Commands;
 
 /// <summary>
 /// Bad input becomes one line on stderr and exit code 2, never a stack trace or a page of help:
-/// parse errors, invalid configuration, commands that cannot be run.
+/// parse errors, invalid configuration, commands that cannot be run, addresses that cannot be bound.
 /// </summary>
 internal static class CommandLineErrors
 {
@@ -26,7 +27,8 @@ internal static class CommandLineErrors
         {
             return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
-        catch (Exception e) when (e is UsageException or UForkConfigException or WorkerCommandException or ArbiterStartException)
+        catch (Exception e) when (e is UsageException or UForkConfigException or WorkerCommandException
+                                       or ArbiterStartException or ListenSocketException)
         {
             return Fail(e.Message);
         }

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using UFork.Daemon;
 using UFork.Hosting;
+using UFork.Output;
+using UFork.Sockets;
 using UFork.Supervision;
 using UFork.Worker;
 
@@ -29,12 +31,7 @@ internal static class RunCommand
                 throw new UsageException($"unknown option {words[0]}");
             var settings = options.Settings(parsed);
             var worker = WorkerCommand.Program(words[0], words[1..]);
-            if (Daemonizer.MustDetach(settings))
-                return await Daemonizer.DetachAsync(settings);
-            await using var process = ArbiterProcess.Open(settings);
-            var arbiter = Arbiter.Start(new ArbiterOptions(worker, settings, process.Output, []));
-            process.Attach(arbiter);
-            return await arbiter.RunUntilSignalledAsync();
+            return await Arbiter.ServeAsync(worker, settings, options.BindAddresses(parsed));
         });
         return command;
     }
