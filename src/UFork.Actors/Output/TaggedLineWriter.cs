@@ -6,25 +6,48 @@ namespace UFork.Output;
 /// <summary>
 /// Writes each worker line to a stream as <c>[w2 4711] text</c> (<c>[w2 4711 err]</c> from stderr),
 /// one whole line at a time, with bytes that are not UTF-8 shown as \xNN so a terminal or a log
-/// reader never sees broken text.
+/// reader never sees broken text. A batch of lines is gathered in a buffer of its own (256 KiB) and
+/// written with one write (one per 256 KiB), not three buffered-stream calls per line; a write never
+/// ends inside a line unless that one line is larger than the buffer.
 /// </summary>
 public sealed class TaggedLineWriter(Stream destination) : IOutputSink, IDisposable
 {
-    private readonly BufferedStream _out = new(destination, 1 << 16);
+    private const int BufferSize = 1 << 18;
+    private static ReadOnlySpan<byte> Hex => "0123456789abcdef"u8;
+
     private readonly Lock _lock = new();
+    private byte[] _buffer = new byte[BufferSize];
+    private int _filled;
 
     public void WriteLines(int slot, int pid, OutputStream stream, IReadOnlyList<ReadOnlyMemory<byte>> lines)
     {
-        var tag = Encoding.ASCII.GetBytes(stream == OutputStream.Stdout ? $"[w{slot} {pid}] " : $"[w{slot} {pid} err] ");
+        Span<byte> tag = stackalloc byte[64];
+        var written = stream == OutputStream.Stdout
+            ? Utf8.TryWrite(tag, $"[w{slot} {pid}] ", out var length)
+            : Utf8.TryWrite(tag, $"[w{slot} {pid} err] ", out length);
+        if (!written)
+            throw new InvalidOperationException("a worker tag does not fit in 64 bytes");
+        tag = tag[..length];
         lock (_lock)
         {
-            foreach (var line in lines)
+            for (var i = 0; i < lines.Count; i++)
             {
-                _out.Write(tag);
-                WriteEscaped(line.Span);
-                _out.WriteByte((byte)'\n');
+                var line = lines[i].Span;
+                if (Utf8.IsValid(line))
+                {
+                    Reserve(tag.Length + line.Length + 1);
+                    Append(tag);
+                    Append(line);
+                }
+                else
+                {
+                    Reserve(tag.Length + 4 * line.Length + 1); // \xNN: at most 4 bytes for each byte
+                    Append(tag);
+                    AppendEscaped(line);
+                }
+                _buffer[_filled++] = (byte)'\n';
             }
-            _out.Flush();
+            Flush();
         }
     }
 
@@ -33,33 +56,74 @@ public sealed class TaggedLineWriter(Stream destination) : IOutputSink, IDisposa
         var bytes = Encoding.UTF8.GetBytes(line + "\n");
         lock (_lock)
         {
-            _out.Write(bytes);
-            _out.Flush();
+            Reserve(bytes.Length);
+            Append(bytes);
+            Flush();
         }
     }
 
-    private void WriteEscaped(ReadOnlySpan<byte> line)
+    /// <summary>Room for <paramref name="bytes"/> more: writes out what is gathered first when they would not fit.</summary>
+    private void Reserve(int bytes)
     {
-        if (Utf8.IsValid(line))
-        {
-            _out.Write(line);
+        if (_buffer.Length - _filled >= bytes)
             return;
-        }
+        Flush();
+        if (_buffer.Length < bytes) // one line larger than the buffer: it is written on its own
+            _buffer = new byte[Math.Max(bytes, BufferSize)];
+    }
+
+    private void Append(ReadOnlySpan<byte> bytes)
+    {
+        bytes.CopyTo(_buffer.AsSpan(_filled));
+        _filled += bytes.Length;
+    }
+
+    private void AppendEscaped(ReadOnlySpan<byte> line)
+    {
         while (!line.IsEmpty)
         {
-            var status = System.Text.Rune.DecodeFromUtf8(line, out _, out var consumed);
+            var status = Rune.DecodeFromUtf8(line, out _, out var consumed);
             if (status == System.Buffers.OperationStatus.Done)
-                _out.Write(line[..consumed]);
+            {
+                Append(line[..consumed]);
+            }
             else
-                for (var i = 0; i < consumed; i++)
-                    _out.Write(Encoding.ASCII.GetBytes($"\\x{line[i]:x2}"));
+            {
+                foreach (var b in line[..consumed])
+                {
+                    _buffer[_filled++] = (byte)'\\';
+                    _buffer[_filled++] = (byte)'x';
+                    _buffer[_filled++] = Hex[b >> 4];
+                    _buffer[_filled++] = Hex[b & 0xf];
+                }
+            }
             line = line[consumed..];
+        }
+    }
+
+    private void Flush()
+    {
+        if (_filled == 0)
+            return;
+        try
+        {
+            destination.Write(_buffer, 0, _filled);
+            destination.Flush();
+        }
+        finally
+        {
+            _filled = 0;
+            if (_buffer.Length > BufferSize)
+                _buffer = new byte[BufferSize]; // a one-off giant line does not keep its buffer
         }
     }
 
     public void Dispose()
     {
         lock (_lock)
-            _out.Dispose();
+        {
+            Flush();
+            destination.Dispose();
+        }
     }
 }
