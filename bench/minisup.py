@@ -73,6 +73,8 @@ class MiniSupervisor:
             self.spawn(slot)
         while True:
             for key, _ in self.sel.select():
+                if self.sel.get_map().get(key.fd) is not key:
+                    continue  # a reap earlier in this batch closed that fd, and a new worker may have its number
                 kind, arg, obj = key.data
                 if kind == "out":
                     self.drain(key.fd, arg, False)
