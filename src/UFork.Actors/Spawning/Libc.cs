@@ -11,6 +11,7 @@ internal static unsafe class Libc
 {
     public const int O_CLOEXEC = 0x80000;
     public const int F_DUPFD_CLOEXEC = 1030;
+    public const int F_SETPIPE_SZ = 1031;
     public const short POSIX_SPAWN_SETSIGDEF = 0x04;
     public const short POSIX_SPAWN_SETSIGMASK = 0x08;
     public const short POSIX_SPAWN_SETSID = 0x80;
@@ -87,6 +88,29 @@ internal static unsafe class Libc
 
     [DllImport("libc")]
     public static extern int sigaddset(void* set, int signal);
+
+    /// <summary>
+    /// Asks the kernel for a pipe of at least <paramref name="bytes"/>; false when it says no (an
+    /// unprivileged user past fs.pipe-user-pages-soft, or above fs.pipe-max-size), and the pipe keeps its size.
+    /// </summary>
+    public static bool TryResizePipe(SafeHandle pipe, int bytes)
+    {
+        var added = false;
+        try
+        {
+            pipe.DangerousAddRef(ref added);
+            return fcntl((int)pipe.DangerousGetHandle(), F_SETPIPE_SZ, bytes) >= bytes;
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
+        finally
+        {
+            if (added)
+                pipe.DangerousRelease();
+        }
+    }
 
     public static (int Read, int Write) Pipe()
     {
