@@ -72,7 +72,8 @@ until_workers_answer() {
       exit 1
     fi
     # shellcheck disable=SC2086
-    pids=$( (echo "$pids"; curl -s --max-time 2 -Z $urls 2>/dev/null | grep -o 'pid [0-9]*' | cut -d' ' -f2) | sort -un | xargs)
+    # No answer yet (curl timed out, grep found nothing) is not an error: ask again.
+    pids=$( (echo "$pids"; curl -s --max-time 2 -Z $urls 2>/dev/null | grep -o 'pid [0-9]*' | cut -d' ' -f2 || true) | sort -un | xargs)
   done
 }
 

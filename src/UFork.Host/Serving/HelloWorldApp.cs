@@ -14,6 +14,7 @@ namespace UFork.Host.Serving;
 internal static class HelloWorldApp
 {
     private const int MaxDelayMs = 60_000;
+    private static readonly string BadDelayMessage = $"ms must be an integer from 0 to {MaxDelayMs}\n";
 
     public static Action<WebApplication> For(WorkerContext worker) => app =>
     {
@@ -52,8 +53,6 @@ internal static class HelloWorldApp
             return $"slept {ms} ms on a blocking thread in {who}\n";
         });
     };
-
-    private static string BadDelayMessage => $"ms must be an integer from 0 to {MaxDelayMs}\n";
 
     private static int? Delay(HttpContext context) =>
         int.TryParse(context.Request.Query["ms"], NumberStyles.None, CultureInfo.InvariantCulture, out var ms) && ms <= MaxDelayMs
