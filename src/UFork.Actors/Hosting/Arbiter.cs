@@ -57,6 +57,7 @@ public sealed class Arbiter
               log-dead-letters = off
               log-dead-letters-during-shutdown = off
               coordinated-shutdown.run-by-default-actor-system-terminate = off
+              scheduler.tick-duration = 50ms
             }
             """);
         var (promptLine, withPrompt) = AroundPrompt(options);

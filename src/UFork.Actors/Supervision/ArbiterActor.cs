@@ -20,7 +20,7 @@ public sealed record ArbiterOptions(
 /// decide restarts by itself: a dead worker is a failure of its WorkerActor, and the
 /// <see cref="RestartPolicy"/> turned into a SupervisorStrategy decides.
 /// </summary>
-public sealed class ArbiterActor : ReceiveActor
+public sealed class ArbiterActor : ReceiveActor, IWithTimers
 {
     private const int DeadWorkersKept = 10;
 
@@ -36,6 +36,8 @@ public sealed class ArbiterActor : ReceiveActor
     private TimeSpan _stopGrace;
     private int _size;
     private int _incarnations;
+
+    public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(ArbiterOptions options) => Akka.Actor.Props.Create(() => new ArbiterActor(options));
 
@@ -54,11 +56,19 @@ public sealed class ArbiterActor : ReceiveActor
         _log.Info("arbiter starting {0} workers: {1}", _size, _options.Command);
         for (var slot = 0; slot < _size; slot++)
             SpawnWorker(slot);
+        // One round for the whole fleet rather than a timer per worker: with 64 workers, one wake-up a
+        // second instead of 64 scattered ones, each of which would rouse (and spin) a pool thread.
+        Timers.StartPeriodicTimer(nameof(CheckMemory), CheckMemory.Instance, _options.Settings.Heartbeat.Interval);
     }
 
     private void Serving()
     {
         Receive<RequestStart>(_ => AdmitIfAllowed(Sender));
+        Receive<CheckMemory>(check =>
+        {
+            foreach (var worker in Context.GetChildren())
+                worker.Tell(check);
+        });
         Receive<StartFinished>(_ =>
         {
             LeaveStartGate(Sender);

@@ -149,8 +149,6 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers
         _ = ReportExitAsync(process, Task.WhenAll(stdout, stderr), self);
         _log.Info("w{0}: started pid {1}", Slot, process.Pid);
         Context.System.EventStream.Publish(new WorkerStarted(Slot, process.Pid, process.StartedAt));
-        if (!_options.Command.IsUForkRuntime) // a .NET worker checks itself (Runtime/SelfCheck.cs)
-            Timers.StartPeriodicTimer(nameof(CheckMemory), CheckMemory.Instance, _options.Settings.Heartbeat.Interval);
 
         if (SpeaksHeartbeat)
             ExpectHeartbeat(_options.Settings.Heartbeat.StartTimeout);
@@ -204,9 +202,10 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers
             : $"sent no first heartbeat in {Describe(now - _worker!.Process.StartedAt)} (ufork.heartbeat.start-timeout = {Describe(heartbeat.StartTimeout)})";
     }
 
+    /// <summary>The arbiter asks every worker at once, so that the whole fleet costs one wake-up a round.</summary>
     private void CheckResidentMemory()
     {
-        if (Pid is not { } pid)
+        if (Pid is not { } pid || _options.Command.IsUForkRuntime) // a .NET worker checks itself (Runtime/SelfCheck.cs)
             return;
         var limit = _options.Settings.WorkerMemoryLimit;
         if (ResidentMemory.Of(pid) is { } resident && resident > limit)
@@ -291,11 +290,6 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers
     }
 
     private sealed record HeartbeatOverdue(int Pid);
-
-    private sealed record CheckMemory
-    {
-        public static CheckMemory Instance { get; } = new();
-    }
 
     private sealed record GraceExpired
     {

@@ -26,6 +26,12 @@ internal sealed record StopWorker(TimeSpan Grace);
 /// <summary>SIGKILL now; the death is a failure like any other, and the slot is refilled.</summary>
 internal sealed record KillProcess(string Reason);
 
+/// <summary>Compare the process's resident memory with ufork.worker.memory-limit, and kill it if over.</summary>
+internal sealed record CheckMemory
+{
+    public static CheckMemory Instance { get; } = new();
+}
+
 internal sealed record GetStatus
 {
     public static GetStatus Instance { get; } = new();
