@@ -47,6 +47,7 @@ public static class UForkHttp
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.DrainTimeout ?? DefaultDrainTimeout(grace, lameDuckPeriod));
         builder.Services.AddSingleton(_ => new SynchronousHandlerPool(options.SynchronousThreads));
         builder.WebHost.UseSockets(sockets => sockets.Backlog = Backlog(options));
+        // The socket transport UseSockets registered, wrapped so that the lame duck can end Kestrel's accept loops.
         builder.Services.RemoveAll<IConnectionListenerFactory>();
         builder.Services.AddSingleton<IConnectionListenerFactory>(services =>
             new LameDuckListenerFactory(ActivatorUtilities.CreateInstance<SocketTransportFactory>(services), lameDuck));
