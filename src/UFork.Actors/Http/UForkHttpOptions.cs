@@ -14,9 +14,19 @@ public sealed record UForkHttpOptions
     public int SynchronousThreads { get; init; } = 16;
 
     /// <summary>
-    /// How long requests in flight may take to finish after the worker is told to stop; past it their
-    /// connections are aborted. Default: a little less than the arbiter's grace period
-    /// (UFORK_SHUTDOWN_GRACE_MS), so the worker exits by itself before it would be SIGKILLed.
+    /// How long, at most, a worker told to stop is a lame duck before Kestrel stops: it accepts no more
+    /// connections (the other workers take them from the shared socket) and answers every request with
+    /// <c>Connection: close</c>, so that each keep-alive client gets its answer and reconnects instead of
+    /// having its connection closed under a request it is sending. It ends early once no connection is
+    /// left. Default: a tenth of the arbiter's grace period (UFORK_SHUTDOWN_GRACE_MS), at most 1 s.
+    /// </summary>
+    public TimeSpan? LameDuckPeriod { get; init; }
+
+    /// <summary>
+    /// How long requests in flight may take to finish once Kestrel stops, after the lame-duck period;
+    /// past it their connections are aborted. Default: what the arbiter's grace period
+    /// (UFORK_SHUTDOWN_GRACE_MS) leaves after the lame-duck period and a margin of at most 1 s, so the
+    /// worker exits by itself before it would be SIGKILLed.
     /// </summary>
     public TimeSpan? DrainTimeout { get; init; }
 

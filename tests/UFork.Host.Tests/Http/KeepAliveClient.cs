@@ -19,6 +19,9 @@ internal sealed partial class KeepAliveClient : IDisposable
 
     private KeepAliveClient(Socket socket) => _socket = socket;
 
+    /// <summary>The last response said <c>Connection: close</c>: the server closes the connection after it.</summary>
+    public bool ServerWillClose { get; private set; }
+
     public static Task<KeepAliveClient> ConnectAsync(int port, CancellationToken cancel) =>
         ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cancel);
 
@@ -54,6 +57,7 @@ internal sealed partial class KeepAliveClient : IDisposable
         var head = await ReadHeadAsync(cancel);
         if (!head.StartsWith("HTTP/1.1 200 ", StringComparison.Ordinal))
             throw new IOException($"unexpected response: {head.Split('\r')[0]}");
+        ServerWillClose = ConnectionClose().IsMatch(head);
         var length = ContentLength().Match(head) is { Success: true } match
             ? int.Parse(match.Groups[1].Value)
             : throw new IOException("response without Content-Length");
@@ -124,6 +128,9 @@ internal sealed partial class KeepAliveClient : IDisposable
     }
 
     public void Dispose() => _socket.Dispose();
+
+    [GeneratedRegex(@"\r\nConnection: *close\b", RegexOptions.IgnoreCase)]
+    private static partial Regex ConnectionClose();
 
     [GeneratedRegex(@"\r\nContent-Length: *(\d+)", RegexOptions.IgnoreCase)]
     private static partial Regex ContentLength();
