@@ -20,7 +20,7 @@ public sealed record ArbiterOptions(
 /// decide restarts by itself: a dead worker is a failure of its WorkerActor, and the
 /// <see cref="RestartPolicy"/> turned into a SupervisorStrategy decides.
 /// </summary>
-public sealed class ArbiterActor : ReceiveActor, IWithTimers
+public sealed class ArbiterActor : ReceiveActor
 {
     private const int DeadWorkersKept = 10;
 
@@ -36,8 +36,7 @@ public sealed class ArbiterActor : ReceiveActor, IWithTimers
     private TimeSpan _stopGrace;
     private int _size;
     private int _incarnations;
-
-    public ITimerScheduler Timers { get; set; } = null!;
+    private Timer? _memoryRounds;
 
     public static Props Props(ArbiterOptions options) => Akka.Actor.Props.Create(() => new ArbiterActor(options));
 
@@ -56,10 +55,14 @@ public sealed class ArbiterActor : ReceiveActor, IWithTimers
         _log.Info("arbiter starting {0} workers: {1}", _size, _options.Command);
         for (var slot = 0; slot < _size; slot++)
             SpawnWorker(slot);
-        // One round for the whole fleet rather than a timer per worker: with 64 workers, one wake-up a
-        // second instead of 64 scattered ones, each of which would rouse (and spin) a pool thread.
-        Timers.StartPeriodicTimer(nameof(CheckMemory), CheckMemory.Instance, _options.Settings.Heartbeat.Interval);
+        // One round for the whole fleet rather than a timer per worker, and on a plain .NET timer: an
+        // Akka timer would keep the ActorSystem's scheduler ticking every 10 ms for as long as it is pending.
+        var self = Self;
+        var interval = _options.Settings.Heartbeat.Interval;
+        _memoryRounds = new Timer(_ => self.Tell(CheckMemory.Instance), null, interval, interval);
     }
+
+    protected override void PostStop() => _memoryRounds?.Dispose();
 
     private void Serving()
     {
