@@ -39,7 +39,7 @@ public static class Daemonizer
         var program = WorkerCommand.SameProgram(Environment.GetCommandLineArgs()[1..]);
         Syscall.umask(FilePermissions.S_IWGRP | FilePermissions.S_IWOTH); // inherited by the daemon; this process only waits now
         var daemon = PosixSpawner.Spawn(new ProcessSpec(
-            program.FileName, program.Arguments, new Dictionary<string, string> { [Marker] = "1" }, []));
+            program.FileName, program.Arguments, new Dictionary<string, string> { [Marker] = "1" }, [], NewSession: true));
         await using var stdout = ChildProcess.ReadEnd(daemon.StdoutFd);
         await using var stderr = ChildProcess.ReadEnd(daemon.StderrFd);
         var errors = RelayAsync(stderr, Console.Error);

@@ -27,7 +27,7 @@ public sealed class ChildProcess
     public bool HasExited => Exited.IsCompleted;
 
     /// <summary>
-    /// Signals the process's whole group (it leads its own session), so a shell wrapper's children
+    /// Signals the process's whole group (it leads its own), so a shell wrapper's children
     /// hear it too. Does nothing once the process has been reaped: its pid may belong to another by then.
     /// </summary>
     public void Signal(Signum signal)

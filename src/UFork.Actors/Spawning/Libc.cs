@@ -14,6 +14,7 @@ internal static unsafe class Libc
     public const int F_SETPIPE_SZ = 1031;
     public const short POSIX_SPAWN_SETSIGDEF = 0x04;
     public const short POSIX_SPAWN_SETSIGMASK = 0x08;
+    public const short POSIX_SPAWN_SETPGROUP = 0x02;
     public const short POSIX_SPAWN_SETSID = 0x80;
     public const int O_RDONLY = 0;
     private const long SYS_pidfd_open = 434;
@@ -76,6 +77,9 @@ internal static unsafe class Libc
 
     [DllImport("libc")]
     public static extern int posix_spawnattr_setflags(void* attr, short flags);
+
+    [DllImport("libc")]
+    public static extern int posix_spawnattr_setpgroup(void* attr, int pgroup);
 
     [DllImport("libc")]
     public static extern int posix_spawnattr_setsigmask(void* attr, void* sigset);

@@ -6,7 +6,10 @@ namespace UFork.Spawning;
 /// Starts a process with posix_spawn: no managed code runs in the child (.NET cannot fork safely),
 /// stdin is /dev/null, stdout and stderr are fresh pipes, <see cref="ProcessSpec.InheritedFds"/> land at
 /// fds 3, 4, ..., every signal is reset to its default (the runtime ignores SIGPIPE, and exec would
-/// pass that on), and the child leads a new session, so a terminal's Ctrl-C reaches only the arbiter.
+/// pass that on), and the child leads a process group of its own, so a terminal's Ctrl-C reaches only the
+/// arbiter. It stays in the arbiter's session: Linux schedules each session as one group (autogroup), and
+/// a fleet split into a session per worker would take CPU from everything else on the machine, a load
+/// generator on the same host included.
 /// </summary>
 internal static unsafe class PosixSpawner
 {
@@ -32,8 +35,10 @@ internal static unsafe class PosixSpawner
                 Check(Libc.posix_spawn_file_actions_adddup2(actions, movedFds[i], 3 + i), "adddup2");
 
             Libc.posix_spawnattr_init(attr);
+            var detach = spec.NewSession ? Libc.POSIX_SPAWN_SETSID : Libc.POSIX_SPAWN_SETPGROUP;
             Check(Libc.posix_spawnattr_setflags(attr,
-                Libc.POSIX_SPAWN_SETSID | Libc.POSIX_SPAWN_SETSIGMASK | Libc.POSIX_SPAWN_SETSIGDEF), "setflags");
+                (short)(detach | Libc.POSIX_SPAWN_SETSIGMASK | Libc.POSIX_SPAWN_SETSIGDEF)), "setflags");
+            Check(Libc.posix_spawnattr_setpgroup(attr, 0), "setpgroup"); // 0: a group named after the child
             Libc.sigemptyset(sigset);
             Check(Libc.posix_spawnattr_setsigmask(attr, sigset), "setsigmask");
             for (var signal = 1; signal < 32; signal++)
