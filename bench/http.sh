@@ -19,18 +19,7 @@ ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-5s}
 ACCESS_LOG=${ACCESS_LOG:-off}
-RESULTS=bench/results
-UFORK=src/UFork.Host/bin/Release/net10.0/ufork
-mkdir -p "$RESULTS"
-
-if ! command -v wrk >/dev/null; then
-  apt-get update -qq
-  apt-get install -y -qq wrk >/dev/null
-fi
-if ! build=$(dotnet build src/UFork.Host/UFork.Host.csproj -c Release -nologo 2>&1); then
-  echo "$build" >&2
-  exit 1
-fi
+source bench/prepare-http.sh
 load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 server_pids=()
