@@ -451,9 +451,8 @@ def throughput_once(kind: str, n: int, work: str, ufork: str, procs: Processes) 
     prod = [PYTHON, os.path.join(HERE, "producer.py"), str(n), stamp]
     last = producer.line(n - 1) + b"\n"
     with open(out, "wb") as dest, open(os.path.join(work, f"tp-{kind}.err"), "wb") as err:
-        if kind in ("ufork", "nospin"):
-            env = dict(os.environ, DOTNET_ThreadPool_UnfairSemaphoreSpinLimit="0") if kind == "nospin" else None
-            p = procs.start([ufork, "run", "-w", "1", "--", *prod, "sleep"], stdout=dest, stderr=err, env=env)
+        if kind == "ufork":
+            p = procs.start([ufork, "run", "-w", "1", "--", *prod, "sleep"], stdout=dest, stderr=err)
         elif kind == "file":
             p = procs.start([*prod, "exit"], stdout=dest, stderr=err)
         else:  # "cat"
@@ -461,7 +460,7 @@ def throughput_once(kind: str, n: int, work: str, ufork: str, procs: Processes) 
             p = procs.start(["/bin/sh", "-c", sh], stdout=subprocess.DEVNULL, stderr=err)
     cpu = []
     try:
-        on_t0 = (lambda: cpu.append(sample_cpu(p.pid)["ticks"])) if kind in ("ufork", "nospin") else None
+        on_t0 = (lambda: cpu.append(sample_cpu(p.pid)["ticks"])) if kind == "ufork" else None
         t_end = wait_for_tail(out, last, p, 60, on_t0, stamp)
         stamps = read_stamps(stamp)
         if t_end is None or "t0" not in stamps:
@@ -475,7 +474,7 @@ def throughput_once(kind: str, n: int, work: str, ufork: str, procs: Processes) 
             stamps = read_stamps(stamp)
     finally:
         procs.stop(p)
-    result = verify(out, n, tagged=kind in ("ufork", "nospin"))
+    result = verify(out, n, tagged=kind == "ufork")
     result["rate"] = n / ((t_end - stamps["t0"]) / 1e9)
     result["seconds"] = (t_end - stamps["t0"]) / 1e9
     result["producer_seconds"] = (stamps.get("t1", t_end) - stamps["t0"]) / 1e9
@@ -703,9 +702,8 @@ def run_respawn(args, procs: Processes) -> list:
 def run_throughput(args, procs: Processes) -> list:
     n = args.lines
     log(f"2. throughput: {n:,} lines of 80 bytes, {args.rounds} interleaved rounds")
-    log("   ufork = ufork run -w 1 > file; file = producer > file; cat = producer | cat > file; nospin = ufork with "
-        "DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0 (a what-if: idle pool threads do not spin)")
-    runs = {"ufork": [], "file": [], "cat": [], "nospin": []}
+    log("   ufork = ufork run -w 1 > file; file = producer > file; cat = producer | cat > file")
+    runs = {"ufork": [], "file": [], "cat": []}
     for r in range(args.rounds):
         for kind in runs:
             res = throughput_once(kind, n, args.work, args.ufork, procs)
@@ -729,7 +727,6 @@ def run_throughput(args, procs: Processes) -> list:
         ("output lines/s, ufork run -w 1 > file", med["ufork"], med["cat"], "producer | cat > file", "lines/s", ">= 0.5x", ok),
         ("output lines lost/dup/mangled (all rounds)", "%d/%d/%d" % bad["ufork"], "%d/%d/%d" % bad["cat"],
          "producer | cat > file", "count", "0/0/0", lambda s: s == "0/0/0"),
-        ("what-if: lines/s, thread pool spin limit 0", med["nospin"], med["cat"], "producer | cat > file", "lines/s", "-", None),
     ]
 
 
