@@ -51,14 +51,22 @@ public sealed class ShutdownTests(ITestOutputHelper output) : ArbiterTestKit(out
     {
         var dir = Directory.CreateTempSubdirectory("ufork-test").FullName;
         Environment.SetEnvironmentVariable("UFORK_TEST_PRE_EXIT_DIR", dir);
-        var starts = Listen<WorkerStarted>();
-        var arbiter = StartArbiter(DotNetWorker("serve"), Settings(workers: 1));
-        var pid = starts.ExpectMsg<WorkerStarted>(Patience).Pid;
-        var ready = await Echoed.WaitForAsync(l => l.Text.StartsWith("ready"), Patience);
+        try
+        {
+            var starts = Listen<WorkerStarted>();
+            var arbiter = StartArbiter(DotNetWorker("serve"), Settings(workers: 1));
+            var pid = starts.ExpectMsg<WorkerStarted>(Patience).Pid;
+            var ready = await Echoed.WaitForAsync(l => l.Text.StartsWith("ready"), Patience);
 
-        await arbiter.StopAsync().WaitAsync(Patience);
+            await arbiter.StopAsync().WaitAsync(Patience);
 
-        Assert.Equal($"ready 0 {pid} 0", ready.Text);
-        Assert.True(File.Exists(Path.Combine(dir, $"{pid}.exited")), "the child-pre-exit hook did not run");
+            Assert.Equal($"ready 0 {pid} 0", ready.Text);
+            Assert.True(File.Exists(Path.Combine(dir, $"{pid}.exited")), "the child-pre-exit hook did not run");
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("UFORK_TEST_PRE_EXIT_DIR", null);
+            Directory.Delete(dir, recursive: true);
+        }
     }
 }
