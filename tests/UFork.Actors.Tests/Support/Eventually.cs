@@ -20,4 +20,7 @@ public static class Eventually
         }
         return value;
     }
+
+    /// <summary>True as soon as <paramref name="condition"/> holds; false if it still does not after <paramref name="within"/>.</summary>
+    public static Task<bool> UntilAsync(Func<bool> condition, TimeSpan within) => WaitAsync(condition, held => held, within);
 }

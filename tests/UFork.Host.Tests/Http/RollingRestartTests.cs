@@ -1,3 +1,4 @@
+using UFork.Tests.Support;
 using System.Text.RegularExpressions;
 using Mono.Unix.Native;
 using Xunit;
@@ -18,7 +19,7 @@ public sealed partial class RollingRestartTests
         var port = await ufork.ListeningPortAsync();
         var old = (await HelloWorld.UntilWorkersAnswerAsync(port, 2, Within)).ToList();
         using var load = await KeepAliveLoad.StartAsync(port, old, ConnectionsToEachWorker, Within);
-        Assert.True(await BoundedPoll.UntilAsync(() => old.All(pid => load.Answers(pid) > 0), Within),
+        Assert.True(await Eventually.UntilAsync(() => old.All(pid => load.Answers(pid) > 0), Within),
             "the load did not reach both workers");
 
         ufork.Signal(Signum.SIGHUP);
@@ -26,7 +27,7 @@ public sealed partial class RollingRestartTests
         // Logged once the last old worker has exited: every connection it held has ended by then.
         await ufork.WaitForLineAsync(RollingRestartDone(), Within);
         var answeredByReplacements = replacements.Sum(load.Answers);
-        Assert.True(await BoundedPoll.UntilAsync(() => replacements.Sum(load.Answers) >= answeredByReplacements + AnswersFromReplacements, Within),
+        Assert.True(await Eventually.UntilAsync(() => replacements.Sum(load.Answers) >= answeredByReplacements + AnswersFromReplacements, Within),
             "the load did not go on with the replacements");
         await load.StopAsync(Within);
 

@@ -1,3 +1,4 @@
+using UFork.Tests.Support;
 using System.Collections.Concurrent;
 
 namespace UFork.Host.Tests.Http;
@@ -24,7 +25,7 @@ internal sealed class TrackedPids
 
     public async Task AssertAllGoneAsync(TimeSpan within)
     {
-        if (await BoundedPoll.UntilAsync(() => Survivors().Count == 0, within))
+        if (await Eventually.UntilAsync(() => Survivors().Count == 0, within))
             return;
         var names = Survivors().Select(pid => $"{pid} ({SafeRead($"/proc/{pid}/cmdline").Replace('\0', ' ').Trim()})");
         throw new Xunit.Sdk.XunitException($"processes left behind: {string.Join(", ", names)}");

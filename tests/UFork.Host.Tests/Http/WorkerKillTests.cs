@@ -1,3 +1,4 @@
+using UFork.Tests.Support;
 using Mono.Unix.Native;
 using Xunit;
 
@@ -18,7 +19,7 @@ public sealed class WorkerKillTests
         var (victim, survivor) = (pids[0], pids[1]);
 
         using var load = await KeepAliveLoad.StartAsync(port, pids, Clients / 2, Within);
-        Assert.True(await BoundedPoll.UntilAsync(() => load.Answers(victim) > 0 && load.Answers(survivor) > 0, Within),
+        Assert.True(await Eventually.UntilAsync(() => load.Answers(victim) > 0 && load.Answers(survivor) > 0, Within),
             "the load did not reach both workers");
         var survivorAnswersBeforeKill = load.Answers(survivor);
 
