@@ -92,7 +92,8 @@ public sealed class PromptTests
         // The shell outlives the arbiter (its trap only keeps SIGINT from ending it) to report and to ask the terminal.
         var ufork = PseudoTerminal.Dotnet("ufork.dll", "run", "-w", "2", "--", "/bin/sh", "-c", "echo up; exec sleep 60");
         await using var terminal = PseudoTerminal.Start($"trap : INT; {ufork}; echo \"ufork exited $?\"; stty -a");
-        await terminal.WaitForAsync(s => Regex.Count(s, @"\] up\n") == 2 && s.EndsWith(Prompt), Patience);
+        // The arbiter's log is asynchronous: a worker's "started pid" line may follow its first output.
+        await terminal.WaitForAsync(s => Regex.Count(s, @"\] up\n") == 2 && Regex.Count(s, @"started pid \d+") == 2 && s.EndsWith(Prompt), Patience);
         var workers = Regex.Matches(terminal.Screen, @"started pid (\d+)").Select(m => int.Parse(m.Groups[1].Value)).ToList();
 
         await terminal.TypeAsync("sta");
