@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Mono.Unix.Native;
+using UFork.Output;
 using UFork.Supervision;
 using UFork.Tests.Support;
 using Xunit;
@@ -68,5 +69,44 @@ public sealed class ShutdownTests(ITestOutputHelper output) : ArbiterTestKit(out
             Environment.SetEnvironmentVariable("UFORK_TEST_PRE_EXIT_DIR", null);
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    [Fact]
+    public async Task A_failure_of_the_echo_while_stopping_does_not_make_the_slot_forget_the_stop()
+    {
+        var sink = new FailingOnceSink(Echoed);
+        var settings = Settings() with { ShutdownGrace = TimeSpan.FromMilliseconds(500) };
+        var arbiter = StartArbiter(Shell("trap '' TERM; while :; do echo tick; sleep 0.02; done"), settings, sink);
+        await Echoed.WaitForAsync(l => l.Text == "tick", Patience);
+
+        var stopping = arbiter.StopAsync();
+        await Eventually.UntilAsync(() => arbiter.Workers.All(w => w.State == WorkerState.Stopping), Patience);
+        sink.FailNextWrite();
+        await stopping.WaitAsync(Patience);
+
+        Assert.True(sink.Failed);
+        Assert.True(arbiter.Stopped.IsCompleted);
+    }
+
+    /// <summary>An echo that throws once when told to, as a broken destination might.</summary>
+    private sealed class FailingOnceSink(IOutputSink inner) : IOutputSink
+    {
+        private int _armed;
+
+        public bool Failed { get; private set; }
+
+        public void FailNextWrite() => Interlocked.Exchange(ref _armed, 1);
+
+        public void WriteLines(int slot, int pid, OutputStream stream, IReadOnlyList<ReadOnlyMemory<byte>> lines)
+        {
+            if (Interlocked.Exchange(ref _armed, 0) == 1)
+            {
+                Failed = true;
+                throw new IOException("the echo broke");
+            }
+            inner.WriteLines(slot, pid, stream, lines);
+        }
+
+        public void WriteLine(string line) => inner.WriteLine(line);
     }
 }

@@ -90,6 +90,17 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers
         Timers.StartSingleTimer(nameof(BackoffOver), BackoffOver.Instance, delay);
     }
 
+    /// <summary>
+    /// A failure while stopping (a sink that threw, a spawn that failed) must not make the slot forget
+    /// that it was told to stop: the next incarnation finds the stop in its mailbox.
+    /// </summary>
+    protected override void PreRestart(Exception reason, object message)
+    {
+        if (_stopGrace is { } grace)
+            Self.Tell(new StopWorker(grace));
+        base.PreRestart(reason, message);
+    }
+
     protected override void PostRestart(Exception reason)
     {
         if (reason is WorkerFailedException failure)
