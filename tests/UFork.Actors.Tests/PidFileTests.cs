@@ -8,9 +8,9 @@ namespace UFork.Tests;
 
 public sealed class PidFileTests : IDisposable
 {
-    private readonly string _directory = Directory.CreateTempSubdirectory("ufork-pidfile-").FullName;
+    private readonly TempDirectory _directory = new();
 
-    private string PidFilePath => Path.Combine(_directory, "ufork.pid");
+    private string PidFilePath => _directory.File("ufork.pid");
 
     [Fact]
     public void It_is_written_whole_and_removed_on_dispose()
@@ -18,7 +18,7 @@ public sealed class PidFileTests : IDisposable
         using (PidFile.Claim(PidFilePath))
             Assert.Equal($"{Environment.ProcessId}\n", File.ReadAllText(PidFilePath));
 
-        Assert.Empty(Directory.GetFiles(_directory));
+        Assert.Empty(Directory.GetFiles(_directory.Path));
     }
 
     [Fact]
@@ -30,7 +30,7 @@ public sealed class PidFileTests : IDisposable
 
         Assert.Equal($"already running as pid 1 (pidfile {PidFilePath})", refusal.Message);
         Assert.Equal("1\n", File.ReadAllText(PidFilePath));
-        Assert.Single(Directory.GetFiles(_directory));
+        Assert.Single(Directory.GetFiles(_directory.Path));
     }
 
     [Theory]
@@ -59,8 +59,8 @@ public sealed class PidFileTests : IDisposable
         pidFile.RewriteIfMissing(log);
 
         Assert.Equal($"{Environment.ProcessId}\n", File.ReadAllText(PidFilePath));
-        Assert.Single(Directory.GetFiles(_directory));
+        Assert.Single(Directory.GetFiles(_directory.Path));
     }
 
-    public void Dispose() => Directory.Delete(_directory, recursive: true);
+    public void Dispose() => _directory.Dispose();
 }

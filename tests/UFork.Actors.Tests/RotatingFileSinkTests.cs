@@ -1,14 +1,15 @@
 using System.Text;
 using UFork.Output;
+using UFork.Tests.Support;
 using Xunit;
 
 namespace UFork.Tests;
 
 public sealed class RotatingFileSinkTests : IDisposable
 {
-    private readonly string _directory = Directory.CreateTempSubdirectory("ufork-sink-").FullName;
+    private readonly TempDirectory _directory = new();
 
-    private string Log => Path.Combine(_directory, "ufork.log");
+    private string Log => _directory.File("ufork.log");
 
     [Fact]
     public void Files_shift_by_one_at_max_size_and_the_oldest_is_dropped()
@@ -18,7 +19,7 @@ public sealed class RotatingFileSinkTests : IDisposable
                 sink.WriteLines(0, 42, OutputStream.Stdout, [Encoding.ASCII.GetBytes($"{i} {new string('x', 40)}")]);
 
         // 53 bytes a line: every second line fills a file, which is then rotated.
-        Assert.Equal(["ufork.log", "ufork.log.1", "ufork.log.2"], Directory.GetFiles(_directory).Select(Path.GetFileName).Order());
+        Assert.Equal(["ufork.log", "ufork.log.1", "ufork.log.2"], Directory.GetFiles(_directory.Path).Select(Path.GetFileName).Order());
         Assert.Empty(File.ReadAllLines(Log));
         Assert.StartsWith("[w0 42] 8 ", File.ReadAllLines(Log + ".1")[0]);
         Assert.Equal(2, File.ReadAllLines(Log + ".1").Length);
@@ -55,5 +56,5 @@ public sealed class RotatingFileSinkTests : IDisposable
         Assert.Equal(["after"], File.ReadAllLines(Log));
     }
 
-    public void Dispose() => Directory.Delete(_directory, recursive: true);
+    public void Dispose() => _directory.Dispose();
 }

@@ -50,8 +50,8 @@ public sealed class ShutdownTests(ITestOutputHelper output) : ArbiterTestKit(out
     [Fact]
     public async Task A_dotnet_worker_runs_its_pre_exit_hook_when_told_to_stop()
     {
-        var dir = Directory.CreateTempSubdirectory("ufork-test").FullName;
-        Environment.SetEnvironmentVariable("UFORK_TEST_PRE_EXIT_DIR", dir);
+        using var dir = new TempDirectory();
+        Environment.SetEnvironmentVariable("UFORK_TEST_PRE_EXIT_DIR", dir.Path);
         try
         {
             var starts = Listen<WorkerStarted>();
@@ -62,12 +62,11 @@ public sealed class ShutdownTests(ITestOutputHelper output) : ArbiterTestKit(out
             await arbiter.StopAsync().WaitAsync(Patience);
 
             Assert.Equal($"ready 0 {pid} 0", ready.Text);
-            Assert.True(File.Exists(Path.Combine(dir, $"{pid}.exited")), "the child-pre-exit hook did not run");
+            Assert.True(File.Exists(dir.File($"{pid}.exited")), "the child-pre-exit hook did not run");
         }
         finally
         {
             Environment.SetEnvironmentVariable("UFORK_TEST_PRE_EXIT_DIR", null);
-            Directory.Delete(dir, recursive: true);
         }
     }
 
