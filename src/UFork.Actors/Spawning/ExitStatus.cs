@@ -12,8 +12,6 @@ public readonly record struct ExitStatus(int? Code, Signum? Signal)
 
     public static ExitStatus Unknown { get; } = new(null, null);
 
-    public bool Success => Code == 0;
-
     /// <summary>"SIGKILL", "EX_SOFTWARE (70)", "exit 3".</summary>
     public override string ToString() => (Code, Signal) switch
     {
