@@ -61,7 +61,7 @@ public sealed class CommandSetTests(ITestOutputHelper output) : ArbiterTestKit(o
         var lines = status.Output.Split('\n');
         Assert.StartsWith("SLOT  PID", lines[0]);
         Assert.Equal(3, lines.Length);
-        Assert.Matches(@"^w1\s+\d+\s+healthy\s+", lines[2]);
+        Assert.Matches(@"^w1\s+\d+\s+ready\s+", lines[2]);
         Assert.Matches($@"^w0\s+{pids.Min()}|^w0\s+{pids.Max()}", dead.Output.Split('\n')[1]);
         Assert.Contains("SIGKILL", dead.Output);
         Assert.Contains("\"signal\":\"SIGKILL\"", json.Output);

@@ -101,7 +101,7 @@ public sealed class HealthTests(ITestOutputHelper output) : ArbiterTestKit(outpu
         // Judged by liveness alone, they take no turns at the start gate.
         Assert.True(times.Max() - times.Min() < TimeSpan.FromSeconds(1));
         var workers = await arbiter.ListWorkersAsync();
-        Assert.All(workers, w => Assert.Equal(WorkerState.Healthy, w.State));
+        Assert.All(workers, w => Assert.Equal(WorkerState.Ready, w.State));
         Assert.All(workers, w => Assert.True(w.ResidentBytes > 0));
     }
 

@@ -33,7 +33,7 @@ public sealed class ControlSocketTests
         Assert.Equal("error\nrequest longer than 4096 bytes\n", oversized);
         Assert.Equal("error\nrequest is not UTF-8 text\n", notText);
         Assert.Equal("error\nunknown command 'frobnicate'; try help\n", unknown);
-        Assert.StartsWith($"ok\n[{{\"slot\":0,\"pid\":{worker},\"state\":\"healthy\"", status);
+        Assert.StartsWith($"ok\n[{{\"slot\":0,\"pid\":{worker},\"state\":\"ready\"", status);
         Assert.True(othersServedIn < TimeSpan.FromSeconds(1.5), $"the others waited {othersServedIn} behind a silent client");
         Assert.Equal("error\nno request line within 2 s\n", silentAnswer);
         Assert.Equal(new CtlResult(0, "stopped", ""), await CtlResult.RunAsync(["ctl", "--control", socket, "stop"]));

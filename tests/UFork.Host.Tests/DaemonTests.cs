@@ -29,8 +29,8 @@ public sealed class DaemonTests
         Assert.Equal(0, status.Exit);
         var rows = status.Stdout.Split('\n');
         Assert.StartsWith("SLOT  PID", rows[0]);
-        Assert.Matches(@"^w0\s+\d+\s+healthy", rows[1]);
-        Assert.Matches(@"^w1\s+\d+\s+healthy", rows[2]);
+        Assert.Matches(@"^w0\s+\d+\s+ready", rows[1]);
+        Assert.Matches(@"^w1\s+\d+\s+ready", rows[2]);
         var pids = JsonDocument.Parse(json.Stdout).RootElement.EnumerateArray().Select(w => w.GetProperty("pid").GetInt32());
         Assert.Equal(daemon.WorkerPids().Order(), pids.Order());
         Assert.Equal(new CtlResult(0, "stopped", ""), stop);
@@ -80,6 +80,6 @@ public sealed class DaemonTests
         var status = await daemon.CtlAsync("status");
 
         Assert.Equal(0, status.Exit);
-        Assert.Matches(@"^w0\s+\d+\s+healthy", status.Stdout.Split('\n')[1]);
+        Assert.Matches(@"^w0\s+\d+\s+ready", status.Stdout.Split('\n')[1]);
     }
 }

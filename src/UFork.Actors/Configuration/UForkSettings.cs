@@ -13,7 +13,11 @@ public sealed record UForkSettings(
     long WorkerMemoryLimit,
     int Backlog,
     LogSettings Log,
-    DaemonSettings Daemon)
+    DaemonSettings Daemon,
+    TimeSpan WorkerStartSeconds,
+    int MaxWorkers,
+    int BootMaxFailures,
+    bool Subreaper)
 {
     /// <summary>The defaults of the embedded reference.conf.</summary>
     public static UForkSettings Default => FromConfig(UForkConfig.Defaults);
@@ -43,7 +47,11 @@ public sealed record UForkSettings(
             c.Size("worker.memory-limit"),
             c.Read("backlog", "a positive integer", int.Parse, n => n > 0),
             new LogSettings(c.Size("log.max-size"), c.Read("log.files", "a positive integer", int.Parse, n => n > 0), c.OptionalPath("log.file")),
-            new DaemonSettings(c.Read("daemon", "on or off", ParseSwitch, _ => true), c.OptionalPath("pidfile"), c.OptionalPath("control")));
+            new DaemonSettings(c.Read("daemon", "on or off", ParseSwitch, _ => true), c.OptionalPath("pidfile"), c.OptionalPath("control")),
+            c.Duration("worker.start-seconds"),
+            c.Read("max-workers", "a positive integer", int.Parse, n => n > 0),
+            c.Read("boot.max-failures", "a positive integer", int.Parse, n => n > 0),
+            c.Read("subreaper", "on or off", ParseSwitch, _ => true));
     }
 
     private static bool ParseSwitch(string raw) => raw switch

@@ -4,7 +4,8 @@ namespace UFork.Runtime;
 /// The environment an arbiter gives each worker; the whole protocol a worker in any language needs.
 /// <list type="bullet">
 /// <item><c>UFORK_WORKER_ID</c>: the slot, 0..N-1, stable across restarts (ufork's cur_worker_id()).</item>
-/// <item><c>UFORK_HEARTBEAT_FD</c>: write one byte per heartbeat to this fd.</item>
+/// <item><c>UFORK_HEARTBEAT_FD</c>: write one byte per heartbeat to this fd; write <c>ready\n</c> (<see cref="ReadyMessage"/>)
+/// once, when the worker is ready to do its job (a server: listening). Every write counts as a beat.</item>
 /// <item><c>UFORK_HEARTBEAT_INTERVAL_MS</c>: how often to beat.</item>
 /// <item><c>UFORK_LIFELINE_FD</c>: reads EOF when the arbiter dies; exit then.</item>
 /// <item><c>UFORK_MEMORY_LIMIT</c>: bytes of resident memory past which a worker should exit.</item>
@@ -19,6 +20,9 @@ public static class WorkerEnvironment
     public const string WorkerId = "UFORK_WORKER_ID";
     public const string HeartbeatFd = "UFORK_HEARTBEAT_FD";
     public const string HeartbeatIntervalMs = "UFORK_HEARTBEAT_INTERVAL_MS";
+
+    /// <summary>Written once on the heartbeat fd: the worker is ready (what the start gate, rolling restarts and --daemon wait for).</summary>
+    public const string ReadyMessage = "ready\n";
     public const string LifelineFd = "UFORK_LIFELINE_FD";
     public const string MemoryLimit = "UFORK_MEMORY_LIMIT";
     public const string ShutdownGraceMs = "UFORK_SHUTDOWN_GRACE_MS";

@@ -30,6 +30,7 @@ public sealed class ArbiterActor : ReceiveActor
     private readonly LinkedList<DeadWorker> _dead = new();
     private readonly List<IActorRef> _awaitingShutdown = [];
     private readonly StartGate _startGate;
+    private readonly OutputWriter _output;
     private readonly WedgeAlarm _wedgeAlarm = new(window: TimeSpan.FromMinutes(5), quietPeriod: TimeSpan.FromMinutes(10));
     private readonly Queue<int> _slotsToRoll = new();
     private (int Slot, IActorRef Old, IActorRef Replacement)? _rolling;
@@ -45,6 +46,7 @@ public sealed class ArbiterActor : ReceiveActor
         _options = options;
         _size = options.Settings.Workers;
         _startGate = new StartGate(options.Settings.MaxUnhealthyStarting);
+        _output = new OutputWriter(options.Output);
         Serving();
     }
 
@@ -131,7 +133,7 @@ public sealed class ArbiterActor : ReceiveActor
     private IActorRef NewWorker(int slot)
     {
         var worker = Context.ActorOf(
-            WorkerActor.Props(new WorkerSlotOptions(slot, _options.Command, _options.Settings, _options.Output, _options.Sockets)),
+            WorkerActor.Props(new WorkerSlotOptions(slot, _options.Command, _options.Settings, _output, _options.Sockets)),
             $"w{slot}-{_incarnations++}"); // unique: a slot's old worker may still be stopping when it is refilled
         Context.Watch(worker);
         return worker;

@@ -68,10 +68,14 @@ public enum WorkerState
     BackingOff,
     /// <summary>Waiting for its turn: at most ufork.max-unhealthy-starting workers start at once.</summary>
     Queued,
-    /// <summary>Started, first heartbeat not yet received.</summary>
+    /// <summary>Spawned, not yet ready.</summary>
     Starting,
-    Healthy,
+    /// <summary>Said it is ready (or, a command that speaks no protocol, stayed up ufork.worker.start-seconds).</summary>
+    Ready,
+    /// <summary>SIGTERM sent; waiting for it to exit within the grace period.</summary>
     Stopping,
+    /// <summary>Given up on by the restart policy (or a boot failure): no process; `restart SLOT` brings it back.</summary>
+    Failed,
 }
 
 public sealed record WorkerStatus(

@@ -1,5 +1,4 @@
 using System.IO.Pipes;
-using Akka.Actor;
 using UFork.Output;
 using UFork.Spawning;
 
@@ -23,7 +22,7 @@ internal static class OutputReader
     /// </summary>
     public const int FloodBuffer = 4 * MaxLine;
 
-    public static async Task PumpAsync(Stream pipe, int pid, OutputStream stream, IActorRef worker, CancellationToken stopped)
+    public static async Task PumpAsync(Stream pipe, int slot, int pid, OutputStream stream, OutputWriter writer, OutputTail tail, CancellationToken stopped)
     {
         var buffer = new byte[MaxLine];
         var filled = 0;
@@ -37,7 +36,7 @@ internal static class OutputReader
                 var consumed = SplitLines(buffer, filled, lines);
                 if (lines.Count > 0)
                 {
-                    await SendAsync(worker, pid, stream, lines, stopped);
+                    await SendAsync(writer, tail, slot, pid, stream, lines, stopped);
                     lines.Clear();
                 }
                 var target = buffer;
@@ -52,7 +51,7 @@ internal static class OutputReader
                 filled -= consumed;
             }
             if (filled > 0)
-                await SendAsync(worker, pid, stream, [buffer.AsMemory(0, filled)], stopped);
+                await SendAsync(writer, tail, slot, pid, stream, [buffer.AsMemory(0, filled)], stopped);
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException)
         {
@@ -88,16 +87,11 @@ internal static class OutputReader
         }
     }
 
-    /// <summary>
-    /// Hands a batch to the WorkerActor and completes once it is written. The continuation is not forced
-    /// onto the thread pool: the reader resumes on the thread that wrote the batch, right after the write,
-    /// and reads the next batch there, which spares a flooding worker a thread hop (a futex wake on a
-    /// busy machine) per batch. It touches no actor state; the next batch still goes through the mailbox.
-    /// </summary>
-    private static Task SendAsync(IActorRef worker, int pid, OutputStream stream, List<ReadOnlyMemory<byte>> lines, CancellationToken stopped)
+    private static Task SendAsync(OutputWriter writer, OutputTail tail, int slot, int pid, OutputStream stream,
+        List<ReadOnlyMemory<byte>> lines, CancellationToken stopped)
     {
-        var written = new TaskCompletionSource();
-        worker.Tell(new OutputLines(pid, stream, lines, written));
-        return written.Task.WaitAsync(stopped);
+        foreach (var line in lines)
+            tail.Add(stream, line.Span);
+        return writer.WriteLinesAsync(slot, pid, stream, lines, stopped);
     }
 }

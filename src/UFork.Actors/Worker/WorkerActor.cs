@@ -13,7 +13,7 @@ internal sealed record WorkerSlotOptions(
     int Slot,
     WorkerCommand Command,
     UForkSettings Settings,
-    IOutputSink Output,
+    OutputWriter Output,
     IReadOnlyList<ListenSocket> Sockets);
 
 /// <summary>
@@ -63,7 +63,6 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers
         Receive<ProcessStarted>(started => OnStarted(started.Worker));
         Receive<SpawnFailed>(failed => Fail(0, ExitStatus.Unknown, TimeSpan.Zero, DeathCause.SpawnFailed,
             $"could not start: {failed.Error.Message}"));
-        Receive<OutputLines>(Echo);
         Receive<Heartbeat>(beat => beat.Pid == Pid, _ => OnHeartbeat());
         Receive<Heartbeat>(_ => { }); // from a previous incarnation's process
         Receive<HeartbeatOverdue>(overdue => overdue.Pid == Pid, _ => Kill(DeathCause.Unresponsive, Silence()));
@@ -154,8 +153,9 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers
         _worker = worker;
         var process = worker.Process;
         var self = Self;
-        var stdout = OutputReader.PumpAsync(process.Stdout, process.Pid, OutputStream.Stdout, self, _stopped.Token);
-        var stderr = OutputReader.PumpAsync(process.Stderr, process.Pid, OutputStream.Stderr, self, _stopped.Token);
+        var tail = new OutputTail(20);
+        var stdout = OutputReader.PumpAsync(process.Stdout, Slot, process.Pid, OutputStream.Stdout, _options.Output, tail, _stopped.Token);
+        var stderr = OutputReader.PumpAsync(process.Stderr, Slot, process.Pid, OutputStream.Stderr, _options.Output, tail, _stopped.Token);
         _ = HeartbeatReader.PumpAsync(worker.Heartbeats, process.Pid, self);
         _ = ReportExitAsync(process, Task.WhenAll(stdout, stderr), self);
         _log.Info("w{0}: started pid {1}", Slot, process.Pid);
@@ -177,12 +177,6 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers
         self.Tell(new ProcessExited(process.Pid, status));
     }
 
-    private void Echo(OutputLines output)
-    {
-        _options.Output.WriteLines(Slot, output.Pid, output.Stream, output.Lines);
-        output.Written.TrySetResult();
-    }
-
     private void OnHeartbeat()
     {
         if (_state == WorkerState.Stopping)
@@ -196,7 +190,7 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers
     /// <summary>Tells the arbiter, whose start gate and rolling restarts wait for this.</summary>
     private void BecomeHealthy()
     {
-        _state = WorkerState.Healthy;
+        _state = WorkerState.Ready;
         Context.Parent.Tell(StartFinished.Instance);
     }
 

@@ -10,9 +10,6 @@ internal sealed record ProcessStarted(LaunchedWorker Worker);
 
 internal sealed record SpawnFailed(Exception Error);
 
-/// <summary>Lines read in one go from a pipe; <see cref="Written"/> releases the reader's buffer.</summary>
-internal sealed record OutputLines(int Pid, OutputStream Stream, IReadOnlyList<ReadOnlyMemory<byte>> Lines, TaskCompletionSource Written);
-
 internal sealed record Heartbeat(int Pid);
 
 /// <summary>The process has been reaped and everything it wrote has been echoed.</summary>
