@@ -46,9 +46,11 @@ public sealed class CommandSetTests(ITestOutputHelper output) : ArbiterTestKit(o
     {
         var starts = Listen<WorkerStarted>();
         var deaths = Listen<DeadWorker>();
+        var ready = Listen<WorkerReady>();
         var arbiter = StartArbiter(Shell("exec sleep 30"), Settings(workers: 2));
         var pids = new[] { starts.ExpectMsg<WorkerStarted>(Patience).Pid, starts.ExpectMsg<WorkerStarted>(Patience).Pid };
-        var commands = new CommandExecutor(arbiter.Actor, TimeSpan.FromSeconds(10));
+        ready.ReceiveN(2, Patience);
+        var commands = new CommandExecutor(arbiter.Actor, arbiter.Settings);
 
         var kill = await commands.ExecuteAsync("kill 0");
         deaths.ExpectMsg<DeadWorker>(Patience);

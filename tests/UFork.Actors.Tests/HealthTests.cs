@@ -37,19 +37,20 @@ public sealed class HealthTests(ITestOutputHelper output) : ArbiterTestKit(outpu
     }
 
     [Fact]
-    public void A_worker_that_never_sends_a_first_heartbeat_is_killed_at_the_start_timeout()
+    public void A_worker_that_beats_but_never_says_it_is_ready_is_killed_at_the_start_timeout()
     {
         var starts = Listen<WorkerStarted>();
         var deaths = Listen<DeadWorker>();
-        var settings = Heartbeats(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(300), required: true);
-        StartArbiter(Shell("exec sleep 30"), settings);
+        var settings = Heartbeats(TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(300), required: true);
+        StartArbiter(Shell("while :; do printf . >&\"$UFORK_HEARTBEAT_FD\"; sleep 0.05; done"), settings);
         var started = starts.ExpectMsg<WorkerStarted>(Patience);
 
         var death = deaths.ExpectMsg<DeadWorker>(Patience);
 
         Assert.Equal(DeathCause.Unresponsive, death.Cause);
-        Assert.StartsWith("sent no first heartbeat in", death.Reason);
-        Assert.InRange((death.DiedAt - started.At).TotalMilliseconds, 280, 800);
+        Assert.Equal("was not ready within 300 ms (ufork.heartbeat.start-timeout)", death.Reason);
+        Assert.False(death.WasReady);
+        Assert.True((death.DiedAt - started.At).TotalMilliseconds >= 280, $"killed {(death.DiedAt - started.At).TotalMilliseconds:0} ms after it started");
     }
 
     [Fact]
@@ -59,6 +60,7 @@ public sealed class HealthTests(ITestOutputHelper output) : ArbiterTestKit(outpu
         const string python = """
             import os, sys, time
             beat = int(os.environ["UFORK_HEARTBEAT_FD"])
+            os.write(beat, b"ready\n")
             for _ in range(8):
                 os.write(beat, b".")
                 time.sleep(0.1)
@@ -78,11 +80,11 @@ public sealed class HealthTests(ITestOutputHelper output) : ArbiterTestKit(outpu
     }
 
     [Fact]
-    public void Workers_start_one_at_a_time_until_each_is_healthy()
+    public void Workers_start_one_at_a_time_until_each_is_ready()
     {
         var starts = Listen<WorkerStarted>();
         var settings = Heartbeats(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), required: true) with { Workers = 3 };
-        StartArbiter(Shell("sleep 0.3; printf . >&\"$UFORK_HEARTBEAT_FD\"; exec sleep 30"), settings);
+        StartArbiter(Shell("sleep 0.3; printf 'ready\\n' >&\"$UFORK_HEARTBEAT_FD\"; exec sleep 30"), settings);
 
         var times = Enumerable.Range(0, 3).Select(_ => starts.ExpectMsg<WorkerStarted>(Patience).At).ToList();
 
@@ -91,15 +93,20 @@ public sealed class HealthTests(ITestOutputHelper output) : ArbiterTestKit(outpu
     }
 
     [Fact]
-    public async Task Workers_that_do_not_speak_the_protocol_all_start_at_once()
+    public async Task Workers_that_do_not_speak_the_protocol_all_start_at_once_and_are_ready_after_start_seconds()
     {
         var starts = Listen<WorkerStarted>();
+        var ready = Listen<WorkerReady>();
         var arbiter = StartArbiter(Shell("exec sleep 30"), Settings(workers: 3));
 
         var times = Enumerable.Range(0, 3).Select(_ => starts.ExpectMsg<WorkerStarted>(Patience).At).ToList();
 
         // Judged by liveness alone, they take no turns at the start gate.
         Assert.True(times.Max() - times.Min() < TimeSpan.FromSeconds(1));
+        Assert.All((await arbiter.ListWorkersAsync()).Where(w => DateTimeOffset.UtcNow - w.StartedAt < TimeSpan.FromMilliseconds(250)),
+            w => Assert.Equal(WorkerState.Starting, w.State));
+        var readyAt = ready.ReceiveN(3, Patience).Cast<WorkerReady>().ToList();
+        Assert.All(readyAt, r => Assert.True(r.At - times[0] >= TimeSpan.FromMilliseconds(290), "ready before ufork.worker.start-seconds"));
         var workers = await arbiter.ListWorkersAsync();
         Assert.All(workers, w => Assert.Equal(WorkerState.Ready, w.State));
         Assert.All(workers, w => Assert.True(w.ResidentBytes > 0));

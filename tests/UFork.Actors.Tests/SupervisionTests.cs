@@ -35,7 +35,7 @@ public sealed class SupervisionTests(ITestOutputHelper output) : ArbiterTestKit(
     public void Restart_delays_grow_while_a_worker_keeps_crashing()
     {
         var starts = Listen<WorkerStarted>();
-        var settings = Settings() with
+        var settings = CrashLooping(Settings()) with
         {
             Restart = new RestartPolicy(TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(400), TimeSpan.FromMinutes(1), -1),
         };
@@ -57,7 +57,7 @@ public sealed class SupervisionTests(ITestOutputHelper output) : ArbiterTestKit(
     public void A_stable_run_resets_the_backoff()
     {
         var starts = Listen<WorkerStarted>();
-        var settings = Settings() with
+        var settings = CrashLooping(Settings()) with
         {
             Restart = new RestartPolicy(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(200), -1),
         };
@@ -71,10 +71,11 @@ public sealed class SupervisionTests(ITestOutputHelper output) : ArbiterTestKit(
     }
 
     [Fact]
-    public async Task A_slot_is_given_up_after_max_retries()
+    public async Task A_slot_given_up_after_max_retries_stays_visible_as_failed_and_restart_brings_it_back()
     {
         var deaths = Listen<DeadWorker>();
-        var settings = Settings() with
+        var starts = Listen<WorkerStarted>();
+        var settings = CrashLooping(Settings()) with
         {
             Restart = new RestartPolicy(TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(20), TimeSpan.FromMinutes(1), 2),
         };
@@ -87,7 +88,16 @@ public sealed class SupervisionTests(ITestOutputHelper output) : ArbiterTestKit(
         var history = await arbiter.DeadWorkersAsync();
         Assert.Equal(3, history.Count);
         Assert.All(history, d => Assert.Equal(2, d.Status.Code));
-        Assert.Empty(await arbiter.ListWorkersAsync());
+        var failed = Assert.Single(await arbiter.ListWorkersAsync());
+        Assert.Equal((0, WorkerState.Failed, (int?)null), (failed.Slot, failed.State, failed.Pid));
+        Assert.Contains("3 consecutive failures", failed.FailedBecause);
+        Assert.Contains("exited with exit 2", failed.FailedBecause);
+
+        starts.ReceiveN(3, Patience);
+        var revived = await arbiter.Actor.Ask<CommandDone>(new RestartWorkers(0), Patience);
+        Assert.True(revived.Ok, revived.Message);
+        Assert.Equal(0, starts.ExpectMsg<WorkerStarted>(Patience).Slot);
+        Assert.Equal(2, deaths.ExpectMsg<DeadWorker>(Patience).Status.Code);
     }
 
     [Fact]
@@ -114,19 +124,24 @@ public sealed class SupervisionTests(ITestOutputHelper output) : ArbiterTestKit(
         var events = CreateTestProbe();
         Sys.EventStream.Subscribe(events, typeof(WorkerStarted));
         Sys.EventStream.Subscribe(events, typeof(DeadWorker));
+        var ready = Listen<WorkerReady>();
         var arbiter = StartArbiter(Shell("exec sleep 30"), Settings(workers: 2));
         var original = new[] { events.ExpectMsg<WorkerStarted>(Patience), events.ExpectMsg<WorkerStarted>(Patience) }
             .ToDictionary(s => s.Slot, s => s.Pid);
+        ready.ReceiveN(2, Patience);
+        Sys.EventStream.Subscribe(events, typeof(WorkerReady));
 
-        Assert.True((await arbiter.Actor.Ask<CommandDone>(new RestartWorkers(null), Patience)).Ok);
+        var done = await arbiter.Actor.Ask<CommandDone>(new RestartWorkers(null), Patience);
 
-        var sequence = Enumerable.Range(0, 4).Select(_ => events.ExpectMsg<object>(Patience)).Select(e => e switch
+        Assert.True(done.Ok, done.Message);
+        var sequence = Enumerable.Range(0, 6).Select(_ => events.ExpectMsg<object>(Patience)).Select(e => e switch
         {
             WorkerStarted s => $"start w{s.Slot}",
+            WorkerReady r => $"ready w{r.Slot}",
             DeadWorker d => $"{d.Cause} w{d.Slot} {(d.Pid == original[d.Slot] ? "old" : "new")}",
             _ => e.ToString(),
         }).ToList();
-        Assert.Equal(["start w0", "Stopped w0 old", "start w1", "Stopped w1 old"], sequence);
+        Assert.Equal(["start w0", "ready w0", "Stopped w0 old", "start w1", "ready w1", "Stopped w1 old"], sequence);
         var workers = await arbiter.ListWorkersAsync();
         Assert.Equal([0, 1], workers.Select(w => w.Slot));
         Assert.DoesNotContain(workers, w => original.ContainsValue(w.Pid!.Value));

@@ -23,7 +23,7 @@ internal sealed class PromptLoop : IDisposable
     {
         _arbiter = arbiter;
         _line = line;
-        _commands = new CommandExecutor(arbiter.Actor, arbiter.Settings.ShutdownGrace + TimeSpan.FromSeconds(5));
+        _commands = new CommandExecutor(arbiter.Actor, arbiter.Settings);
         _thread = new Thread(Run) { IsBackground = true, Name = "ufork-prompt" };
     }
 

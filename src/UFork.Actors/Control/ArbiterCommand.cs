@@ -15,7 +15,7 @@ public static class ArbiterCommand
         ("status", "one line per worker: slot, pid, state, uptime, restarts, last heartbeat, memory, backoff"),
         ("dead", "the last 10 dead workers and why they died"),
         ("scale N", "keep N workers"),
-        ("restart [SLOT|all]", "rolling restart: each replacement healthy before the old worker stops"),
+        ("restart [SLOT|all]", "rolling restart: each replacement ready before the old worker stops; brings a failed slot back"),
         ("kill SLOT", "SIGKILL one worker, to watch it come back"),
         ("log LEVEL", "the arbiter's log level: debug, info, warning or error"),
         ("stop", "stop every worker gracefully, then the arbiter"),

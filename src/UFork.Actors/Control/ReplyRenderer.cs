@@ -25,7 +25,7 @@ public static class ReplyRenderer
         IEnumerable<WorkerStatus> workers => workers.Select(w => new
         {
             w.Slot, w.Pid, w.State, w.StartedAt, w.Restarts,
-            LastHeartbeatAgeSeconds = w.LastHeartbeatAge?.TotalSeconds, w.ResidentBytes, w.BackoffUntil,
+            LastHeartbeatAgeSeconds = w.LastHeartbeatAge?.TotalSeconds, w.ResidentBytes, w.BackoffUntil, w.FailedBecause,
         }),
         _ => reply,
     }, Json);
@@ -56,7 +56,7 @@ public static class ReplyRenderer
                 w.Restarts.ToString(),
                 w.LastHeartbeatAge is { } age ? $"{Duration(age)} ago" : "-",
                 w.ResidentBytes is { } rss ? $"{rss / (1 << 20)} MiB" : "-",
-                w.BackoffUntil is { } until ? $"until {until.ToLocalTime():HH:mm:ss}" : "-",
+                w.BackoffUntil is { } until ? $"until {until.ToLocalTime():HH:mm:ss}" : w.FailedBecause is not null ? "gave up" : "-",
             }), empty: "no workers");
     }
 

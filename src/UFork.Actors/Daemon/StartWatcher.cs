@@ -4,24 +4,24 @@ using UFork.Supervision;
 namespace UFork.Daemon;
 
 /// <summary>
-/// Completes <paramref name="started"/> once every one of the first <paramref name="slots"/> slots has
-/// made its first start: a process started, or it could not be (its death is in the log). Events cover
-/// what happens from now on; one ListWorkers covers what happened before this actor subscribed.
+/// Completes <paramref name="ready"/> once every one of the first <paramref name="slots"/> slots has a
+/// ready worker, so that <c>--daemon</c> returns to its caller when the service serves. Events cover what
+/// happens from now on; one ListWorkers covers what happened before this actor subscribed. An arbiter that
+/// halts before (its workers cannot boot) is not ready: the daemon exits with the arbiter's code instead.
 /// </summary>
 internal sealed class StartWatcher : ReceiveActor
 {
-    private readonly HashSet<int> _settled = [];
+    private readonly HashSet<int> _ready = [];
 
-    public static Props Props(IActorRef arbiter, int slots, TaskCompletionSource started) =>
-        Akka.Actor.Props.Create(() => new StartWatcher(arbiter, slots, started));
+    public static Props Props(IActorRef arbiter, int slots, TaskCompletionSource ready) =>
+        Akka.Actor.Props.Create(() => new StartWatcher(arbiter, slots, ready));
 
-    public StartWatcher(IActorRef arbiter, int slots, TaskCompletionSource started)
+    public StartWatcher(IActorRef arbiter, int slots, TaskCompletionSource ready)
     {
-        Receive<WorkerStarted>(w => Settle(w.Slot));
-        Receive<DeadWorker>(d => Settle(d.Slot));
+        Receive<WorkerReady>(w => Settle(w.Slot));
         Receive<IReadOnlyList<WorkerStatus>>(workers =>
         {
-            foreach (var worker in workers.Where(w => w.Pid is not null))
+            foreach (var worker in workers.Where(w => w.State == WorkerState.Ready))
                 Settle(worker.Slot);
         });
         Receive<Status.Failure>(_ => { }); // the arbiter did not answer: the events still come
@@ -29,15 +29,14 @@ internal sealed class StartWatcher : ReceiveActor
         void Settle(int slot)
         {
             if (slot < slots)
-                _settled.Add(slot);
-            if (_settled.Count < slots)
+                _ready.Add(slot);
+            if (_ready.Count < slots)
                 return;
-            started.TrySetResult();
+            ready.TrySetResult();
             Context.Stop(Self);
         }
 
-        Context.System.EventStream.Subscribe(Self, typeof(WorkerStarted));
-        Context.System.EventStream.Subscribe(Self, typeof(DeadWorker));
+        Context.System.EventStream.Subscribe(Self, typeof(WorkerReady));
         arbiter.Ask<IReadOnlyList<WorkerStatus>>(ListWorkers.Instance, TimeSpan.FromSeconds(5)).PipeTo(Self);
     }
 

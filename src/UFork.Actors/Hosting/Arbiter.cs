@@ -23,14 +23,18 @@ public sealed class Arbiter
     private readonly ActorSystem? _ownedSystem;
     private readonly PromptLine _promptLine;
 
-    private Arbiter(IActorRef actor, UForkSettings settings, ActorSystem system, bool ownsSystem, PromptLine promptLine)
+    private Arbiter(ActorSystem system, ArbiterOptions options, string name, bool ownsSystem, PromptLine promptLine)
     {
-        Actor = actor;
-        Settings = settings;
+        var exit = new TaskCompletionSource<ArbiterStopped>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var listener = system.ActorOf(ExitListener.Props(exit));
+        Actor = system.ActorOf(ArbiterActor.Props(options), name);
+        listener.Tell(Actor);
+        Exit = exit.Task;
+        Settings = options.Settings;
         System = system;
         _ownedSystem = ownsSystem ? system : null;
         _promptLine = promptLine;
-        Stopped = actor.WatchAsync();
+        Stopped = Actor.WatchAsync();
     }
 
     public IActorRef Actor { get; }
@@ -40,11 +44,14 @@ public sealed class Arbiter
     /// <summary>Completes when the arbiter has stopped, after its last worker was reaped.</summary>
     public Task Stopped { get; }
 
+    /// <summary>How the arbiter stopped: exit code 0 when asked to, or why it halted (its workers could not boot).</summary>
+    public Task<ArbiterStopped> Exit { get; }
+
     /// <summary>Starts an arbiter as an actor of an existing ActorSystem.</summary>
     public static Arbiter Start(ActorSystem system, ArbiterOptions options, string name = "ufork")
     {
         var (promptLine, withPrompt) = AroundPrompt(options);
-        return new Arbiter(system.ActorOf(ArbiterActor.Props(withPrompt), name), options.Settings, system, ownsSystem: false, promptLine);
+        return new Arbiter(system, withPrompt, name, ownsSystem: false, promptLine);
     }
 
     /// <summary>Starts an arbiter in an ActorSystem of its own, logging into its output sink.</summary>
@@ -64,7 +71,7 @@ public sealed class Arbiter
         var (promptLine, withPrompt) = AroundPrompt(options);
         var setup = ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(config), new OutputSinkSetup(withPrompt.Output));
         var system = ActorSystem.Create("ufork", setup);
-        return new Arbiter(system.ActorOf(ArbiterActor.Props(withPrompt), "arbiter"), options.Settings, system, ownsSystem: true, promptLine);
+        return new Arbiter(system, withPrompt, "arbiter", ownsSystem: true, promptLine);
     }
 
     /// <summary>
@@ -121,7 +128,14 @@ public sealed class Arbiter
         using var signals = new SignalDoor(Actor, onStop: () => prompt?.Close());
         await Stopped;
         await StopAsync();
-        return 0;
+        return await ExitCodeAsync();
+    }
+
+    /// <summary>The stop event is published just before the actor stops; it may reach its listener a moment after.</summary>
+    private async Task<int> ExitCodeAsync()
+    {
+        await Task.WhenAny(Exit, Task.Delay(TimeSpan.FromSeconds(1)));
+        return Exit.IsCompletedSuccessfully ? Exit.Result.ExitCode : 0;
     }
 
     /// <summary>

@@ -10,13 +10,10 @@ namespace UFork.Hosting;
 /// the pidfile, the control socket, and its output, the terminal or the rotating log file. All are
 /// claimed in <see cref="Open"/>, before any worker starts, so that a second start fails with one line
 /// and disturbs nothing; <see cref="Attach"/> then puts them to work for the started arbiter, and in a
-/// daemon reports to the waiting parent once the workers have started.
+/// daemon reports to the waiting parent once every worker is ready.
 /// </summary>
 public sealed class ArbiterProcess : IAsyncDisposable
 {
-    // How much longer than the grace period a `stop` through the control socket may take to answer.
-    private static readonly TimeSpan StopAnswerMargin = TimeSpan.FromSeconds(5);
-
     private readonly UForkSettings _settings;
     private readonly PidFile? _pidFile;
     private readonly ControlServer? _control;
@@ -54,7 +51,7 @@ public sealed class ArbiterProcess : IAsyncDisposable
     public void Attach(Arbiter arbiter)
     {
         _pidFile?.KeepWritten(Output);
-        _control?.Serve(new CommandExecutor(arbiter.Actor, _settings.ShutdownGrace + StopAnswerMargin), Output);
+        _control?.Serve(new CommandExecutor(arbiter.Actor, _settings), Output);
         var doors = new[]
         {
             _pidFile is null ? null : $"pidfile {_pidFile.Path}",
@@ -63,14 +60,20 @@ public sealed class ArbiterProcess : IAsyncDisposable
         if (doors.Count > 0)
             Output.WriteLine($"[ufork] arbiter pid {Environment.ProcessId}{(Daemonizer.IsDaemon ? " (daemon)" : "")}: {string.Join(", ", doors)}");
         if (Daemonizer.IsDaemon)
-            ReportReadyOnceStarted(arbiter);
+            ReportToParentOnceReady(arbiter);
     }
 
-    private void ReportReadyOnceStarted(Arbiter arbiter)
+    /// <summary>The waiting parent hears "ready" once every worker is; or, if the arbiter halts first, why.</summary>
+    private void ReportToParentOnceReady(Arbiter arbiter)
     {
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        arbiter.System.ActorOf(StartWatcher.Props(arbiter.Actor, _settings.Workers, started), "daemon-start-watcher");
-        started.Task.ContinueWith(_ => Daemonizer.ReportReady(), TaskScheduler.Default);
+        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        arbiter.System.ActorOf(StartWatcher.Props(arbiter.Actor, _settings.Workers, ready), "daemon-start-watcher");
+        ready.Task.ContinueWith(_ => Daemonizer.ReportReady(), TaskScheduler.Default);
+        arbiter.Exit.ContinueWith(exit =>
+        {
+            if (!ready.Task.IsCompleted && exit.Result.Reason is { } reason)
+                Console.Error.WriteLine($"ufork: {reason}");
+        }, TaskContinuationOptions.OnlyOnRanToCompletion);
     }
 
     private static IOutputSink OpenOutput(LogSettings log)

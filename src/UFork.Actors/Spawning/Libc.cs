@@ -54,6 +54,31 @@ internal static unsafe class Libc
 
     public static int PidfdOpen(int pid) => (int)syscall(SYS_pidfd_open, pid, 0);
 
+    private const ulong FIONREAD = 0x541B;
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int ioctl(int fd, ulong request, out int count);
+
+    /// <summary>Bytes written into a pipe and not read yet; 0 when it cannot tell (the pipe is closed).</summary>
+    public static int UnreadBytes(SafeHandle pipe)
+    {
+        var added = false;
+        try
+        {
+            pipe.DangerousAddRef(ref added);
+            return ioctl((int)pipe.DangerousGetHandle(), FIONREAD, out var count) == 0 ? count : 0;
+        }
+        catch (ObjectDisposedException)
+        {
+            return 0;
+        }
+        finally
+        {
+            if (added)
+                pipe.DangerousRelease();
+        }
+    }
+
     [DllImport("libc")]
     public static extern int posix_spawn(out int pid, byte* path, void* fileActions, void* attr, byte** argv, byte** envp);
 

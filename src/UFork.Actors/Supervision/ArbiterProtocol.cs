@@ -1,3 +1,4 @@
+using Akka.Actor;
 using Akka.Event;
 using UFork.Spawning;
 
@@ -27,8 +28,10 @@ public sealed record ScaleBy(int Delta);
 
 /// <summary>
 /// Rolling restart of one slot, or of every slot when Slot is null, one at a time: each replacement is
-/// healthy before the worker it replaces is told to stop, so no request finds the fleet short.
-/// Replies <see cref="CommandDone"/> at once; the restart goes on in the background.
+/// ready before the worker it replaces is told to stop, so no request finds the fleet short. A
+/// replacement that dies or is not ready within ufork.heartbeat.start-timeout aborts the restart: the
+/// old worker keeps serving. Replies <see cref="CommandDone"/> once the restart is done or aborted, saying
+/// why. A failed slot is brought back instead.
 /// </summary>
 public sealed record RestartWorkers(int? Slot);
 
@@ -86,7 +89,8 @@ public sealed record WorkerStatus(
     int Restarts,
     TimeSpan? LastHeartbeatAge,
     long? ResidentBytes,
-    DateTimeOffset? BackoffUntil);
+    DateTimeOffset? BackoffUntil,
+    string? FailedBecause = null);
 
 /// <summary>Why a worker process ended.</summary>
 public enum DeathCause
@@ -109,7 +113,22 @@ public enum DeathCause
 public sealed record WorkerStarted(int Slot, int Pid, DateTimeOffset At);
 
 /// <summary>
+/// Published on the event stream (and told to the arbiter) when a worker becomes ready: it said so, or,
+/// a command that speaks no protocol, it stayed up ufork.worker.start-seconds.
+/// </summary>
+public sealed record WorkerReady(int Slot, int Pid, DateTimeOffset At);
+
+/// <summary>
 /// One entry of the arbiter's history of dead workers; also published on the event stream.
+/// <see cref="WasReady"/> tells a death at boot from one in service; <see cref="LastLines"/> are the last
+/// lines it wrote (stdout and stderr), for the log of a worker that never came up.
 /// </summary>
 public sealed record DeadWorker(
-    int Slot, int Pid, ExitStatus Status, TimeSpan Uptime, DeathCause Cause, string Reason, DateTimeOffset DiedAt);
+    int Slot, int Pid, ExitStatus Status, TimeSpan Uptime, DeathCause Cause, string Reason, DateTimeOffset DiedAt,
+    bool WasReady = false, IReadOnlyList<string>? LastLines = null);
+
+/// <summary>
+/// Published on the event stream as an arbiter stops: exit code 0 after a requested shutdown, or
+/// <see cref="ArbiterActor.BootFailedExitCode"/> when it halted because its workers could not boot.
+/// </summary>
+public sealed record ArbiterStopped(IActorRef Arbiter, int ExitCode, string? Reason);

@@ -1,5 +1,3 @@
-using Akka.Actor;
-
 namespace UFork.Supervision;
 
 /// <summary>
@@ -23,17 +21,4 @@ public sealed record RestartPolicy(TimeSpan MinBackoff, TimeSpan MaxBackoff, Tim
     }
 
     public bool GivesUp(int consecutiveFailures) => MaxRetries >= 0 && consecutiveFailures > MaxRetries;
-
-    /// <summary>
-    /// The arbiter's strategy for its workers: restart the failed slot alone (its delay comes from
-    /// <see cref="DelayBefore"/> as the new incarnation starts), or stop it once the policy gives up.
-    /// Akka's own failure logging is off: the arbiter logs each death in words a person can act on.
-    /// </summary>
-    public SupervisorStrategy ToSupervisorStrategy() => new OneForOneStrategy(
-        maxNrOfRetries: -1,
-        withinTimeMilliseconds: -1,
-        decider: Decider.From(e => e is WorkerFailedException failure && GivesUp(failure.ConsecutiveFailures)
-            ? Directive.Stop
-            : Directive.Restart),
-        loggingEnabled: false);
 }

@@ -1,15 +1,12 @@
-using UFork.Spawning;
-
 namespace UFork.Supervision;
 
 /// <summary>
-/// A worker process died or was killed as unhealthy: the failure of its WorkerActor that the arbiter's
-/// <see cref="RestartPolicy"/> rules on. It carries the slot's failure count into the next incarnation.
+/// A worker process died, or was killed as unhealthy, without being asked to stop: the failure of its
+/// WorkerActor that the arbiter's <see cref="WorkerSupervisorStrategy"/> rules on. It carries only the
+/// facts of the death; what follows from them is the strategy's to decide.
 /// </summary>
-public sealed class WorkerFailedException(DeadWorker death, int consecutiveFailures, int restarts)
+public sealed class WorkerFailedException(DeadWorker death)
     : Exception($"worker {death.Slot} (pid {death.Pid}) died: {death.Reason}")
 {
     public DeadWorker Death { get; } = death;
-    public int ConsecutiveFailures { get; } = consecutiveFailures;
-    public int Restarts { get; } = restarts;
 }

@@ -14,197 +14,356 @@ internal sealed record WorkerSlotOptions(
     WorkerCommand Command,
     UForkSettings Settings,
     OutputWriter Output,
-    IReadOnlyList<ListenSocket> Sockets);
+    IReadOnlyList<ListenSocket> Sockets,
+    CancellationToken ArbiterStopped);
 
 /// <summary>
-/// Owns one worker process in one slot. It waits its turn to start, starts the process, echoes what the
-/// pipe readers send it, keeps time on heartbeats and resident memory, and kills the process when told
-/// to or when it is unhealthy. When the process dies it fails (throws <see cref="WorkerFailedException"/>),
-/// and its supervisor, the ArbiterActor, decides by its <see cref="RestartPolicy"/> whether a new
-/// incarnation takes the slot.
+/// Owns one worker process in one slot, through the life below; each state is a behaviour of its own.
+/// <code>
+///              first start                                       StopWorker (from any state)
+///                   │                                                     │
+///                   ▼        StartPermitted              ready            ▼
+///   ┌──────────► Queued ─────────────► Spawning ─► Starting ─────► Ready ─► Stopping ─► (actor stops)
+///   │               ▲                      │          │              │          exit
+///   │   BackOff(0)  │ delay over           │ failed   │ died, killed │
+///   │               │                      ▼          ▼              ▼
+///   │          BackingOff ◄── BackOff(d) ── AwaitingPlan  ◄── failure: Akka restarts the actor, and
+///   │                                          │                the WorkerSupervisorStrategy sends
+///   └────────────── Revive ─────── Failed ◄── GiveUp             the new incarnation its plan
+/// </code>
+/// A process that dies without being asked to is a failure of this actor (it throws
+/// <see cref="WorkerFailedException"/>); its supervisor decides what comes next. Pipe readers never touch
+/// its state: they send messages, and the output goes straight to the <see cref="OutputWriter"/>.
 /// </summary>
-internal sealed class WorkerActor : ReceiveActor, IWithTimers
+internal sealed class WorkerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 {
-    // A grandchild that inherited the worker's stdout can keep the pipe open after the worker dies;
-    // its death is reported after this long even if the pipe has not reached EOF.
+    // A grandchild that inherited the worker's stdout can keep the pipe open after the worker dies, and
+    // a stuck terminal can hold the last lines: the death is reported after this long regardless, and
+    // the rest of the output is echoed as it comes.
     private static readonly TimeSpan OutputDrainLimit = TimeSpan.FromSeconds(1);
+    private const int TailLines = 20;
 
     private readonly WorkerSlotOptions _options;
-    private readonly RestartPolicy _policy;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly CancellationTokenSource _stopped = new();
 
-    private int _consecutiveFailures;
-    private int _restarts;
     private WorkerState _state;
-    private bool _spawning;
+    private int _restarts;
     private LaunchedWorker? _worker;
+    private OutputTail? _tail;
+    private bool _wasReady;
     private DateTimeOffset? _backoffUntil;
     private DateTimeOffset? _lastHeartbeat;
+    private long _heartbeats;
     private (DeathCause Cause, string Reason)? _killedFor;
-    private TimeSpan? _stopGrace;
+    private string? _failedBecause;
 
     public ITimerScheduler Timers { get; set; } = null!;
+    public IStash Stash { get; set; } = null!;
 
     public static Props Props(WorkerSlotOptions options) => Akka.Actor.Props.Create(() => new WorkerActor(options));
 
     private int Slot => _options.Slot;
     private int? Pid => _worker?.Process.Pid;
-    private bool Running => _worker is { Process.HasExited: false };
-
-    public WorkerActor(WorkerSlotOptions options)
-    {
-        _options = options;
-        _policy = options.Settings.Restart;
-
-        Receive<BackoffOver>(_ => AskToStart());
-        Receive<StartPermitted>(_ => _state == WorkerState.Queued, _ => Spawn());
-        Receive<StartPermitted>(_ => { }); // stopped while queued
-        Receive<ProcessStarted>(started => OnStarted(started.Worker));
-        Receive<SpawnFailed>(failed => Fail(0, ExitStatus.Unknown, TimeSpan.Zero, DeathCause.SpawnFailed,
-            $"could not start: {failed.Error.Message}"));
-        Receive<Heartbeat>(beat => beat.Pid == Pid, _ => OnHeartbeat());
-        Receive<Heartbeat>(_ => { }); // from a previous incarnation's process
-        Receive<HeartbeatOverdue>(overdue => overdue.Pid == Pid, _ => Kill(DeathCause.Unresponsive, Silence()));
-        Receive<HeartbeatOverdue>(_ => { });
-        Receive<CheckMemory>(_ => CheckResidentMemory());
-        Receive<KillProcess>(kill => Kill(DeathCause.Killed, kill.Reason));
-        Receive<StopWorker>(stop => BeginStop(stop.Grace));
-        Receive<GraceExpired>(_ => Kill(DeathCause.Stopped, $"still running {Describe(_stopGrace ?? TimeSpan.Zero)} after SIGTERM"));
-        Receive<ProcessExited>(exited => exited.Pid == Pid, OnExited);
-        Receive<GetStatus>(_ => Sender.Tell(Status()));
-    }
-
-    protected override void PreStart()
-    {
-        var delay = _policy.DelayBefore(_consecutiveFailures);
-        if (delay == TimeSpan.Zero)
-        {
-            AskToStart();
-            return;
-        }
-        _state = WorkerState.BackingOff;
-        _backoffUntil = DateTimeOffset.UtcNow + delay;
-        _log.Info("w{0}: {1} failures in a row, restarting in {2}", Slot, _consecutiveFailures, Describe(delay));
-        Timers.StartSingleTimer(nameof(BackoffOver), BackoffOver.Instance, delay);
-    }
+    private HeartbeatSettings Heartbeat => _options.Settings.Heartbeat;
 
     /// <summary>
-    /// A failure while stopping (a sink that threw, a spawn that failed) must not make the slot forget
-    /// that it was told to stop: the next incarnation finds the stop in its mailbox.
+    /// A .NET worker says when it is ready, and so must one told to (ufork.heartbeat.required); those wait
+    /// their turn at the arbiter's start gate. Any other command may say so too, and is ready anyway once
+    /// it has stayed up ufork.worker.start-seconds; it starts at once.
     /// </summary>
+    private bool MustSayReady => _options.Command.IsUForkRuntime || Heartbeat.Required;
+
+    public WorkerActor(WorkerSlotOptions options) => _options = options;
+
+    protected override void PreStart() => Queue();
+
+    /// <summary>The old incarnation's process is dead and reaped: nothing of it to clean up here.</summary>
     protected override void PreRestart(Exception reason, object message)
     {
-        if (_stopGrace is { } grace)
-            Self.Tell(new StopWorker(grace));
-        base.PreRestart(reason, message);
     }
 
-    protected override void PostRestart(Exception reason)
-    {
-        if (reason is WorkerFailedException failure)
-        {
-            _consecutiveFailures = failure.ConsecutiveFailures;
-            _restarts = failure.Restarts + 1;
-        }
-        base.PostRestart(reason);
-    }
+    protected override void PostRestart(Exception reason) => AwaitPlan();
 
     protected override void PostStop()
     {
-        _stopped.Cancel();
         if (_worker is { } worker)
         {
-            // Stopped without a graceful StopWorker (the ActorSystem is going down): leave no orphan.
+            // Stopped without a graceful StopWorker (the ActorSystem is going down hard): leave no orphan.
             worker.Process.Signal(Signum.SIGKILL);
-            Close(worker);
+            worker.Heartbeats.Dispose();
         }
     }
 
-    /// <summary>
-    /// A worker judged by heartbeats waits its turn: the arbiter's StartGate answers StartPermitted.
-    /// One judged by liveness alone is healthy as soon as it runs, so it starts at once.
-    /// </summary>
-    private void AskToStart()
+    // ── the states ──────────────────────────────────────────────────────────────────────────────────
+
+    /// <summary>Restarted after a failure; the strategy's plan is on its way. Anything else waits for it.</summary>
+    private void AwaitPlan()
     {
-        _backoffUntil = null;
-        if (!SpeaksHeartbeat)
+        Enter(WorkerState.BackingOff, () =>
+        {
+            Receive<BackOff>(plan =>
+            {
+                _restarts = plan.Restarts;
+                Stash.UnstashAll();
+                if (plan.Delay == TimeSpan.Zero)
+                    Queue();
+                else
+                    BackingOff(plan);
+            });
+            Receive<GiveUp>(plan =>
+            {
+                _restarts = plan.Restarts;
+                Stash.UnstashAll();
+                Failed(plan.Reason);
+            });
+            Receive<GetStatus>(_ => Sender.Tell(Status()));
+            ReceiveAny(_ => Stash.Stash());
+        });
+    }
+
+    private void BackingOff(BackOff plan)
+    {
+        _backoffUntil = DateTimeOffset.UtcNow + plan.Delay;
+        _log.Info("w{0}: {1} failures in a row, restarting in {2}", Slot, plan.ConsecutiveFailures, Describe(plan.Delay));
+        Timers.StartSingleTimer(nameof(BackoffOver), BackoffOver.Instance, plan.Delay);
+        Enter(WorkerState.BackingOff, () =>
+        {
+            Receive<BackoffOver>(_ =>
+            {
+                _backoffUntil = null;
+                Queue();
+            });
+            ReceiveStopBeforeSpawn();
+        });
+    }
+
+    /// <summary>Waits its turn at the arbiter's start gate; a worker that need not say it is ready starts at once.</summary>
+    private void Queue()
+    {
+        if (!MustSayReady)
         {
             Spawn();
             return;
         }
-        _state = WorkerState.Queued;
         Context.Parent.Tell(RequestStart.Instance);
+        Enter(WorkerState.Queued, () =>
+        {
+            Receive<StartPermitted>(_ => Spawn());
+            ReceiveStopBeforeSpawn();
+        });
     }
 
-    private bool SpeaksHeartbeat => _options.Command.IsUForkRuntime || _options.Settings.Heartbeat.Required;
-
+    /// <summary>The process reactor is starting it; a stop or a kill waits until there is a pid.</summary>
     private void Spawn()
     {
-        _state = WorkerState.Starting;
-        _spawning = true;
         WorkerLauncher.LaunchAsync(_options.Command, Slot, _options.Settings, _options.Sockets)
             .PipeTo(Self, success: w => new ProcessStarted(w), failure: e => new SpawnFailed(e));
+        Enter(WorkerState.Starting, () =>
+        {
+            Receive<ProcessStarted>(started =>
+            {
+                Started(started.Worker);
+                Stash.UnstashAll();
+            });
+            Receive<SpawnFailed>(failed =>
+            {
+                Stash.UnstashAll();
+                Fail(new DeadWorker(Slot, 0, ExitStatus.Unknown, TimeSpan.Zero, DeathCause.SpawnFailed,
+                    $"could not start: {failed.Error.Message}", DateTimeOffset.UtcNow));
+            });
+            Receive<GetStatus>(_ => Sender.Tell(Status()));
+            Receive<CheckMemory>(_ => { });
+            ReceiveAny(_ => Stash.Stash());
+        });
     }
 
-    private void OnStarted(LaunchedWorker worker)
+    private void Started(LaunchedWorker worker)
     {
-        _spawning = false;
         _worker = worker;
+        _killedFor = null;
+        _lastHeartbeat = null;
+        _wasReady = false;
+        _tail = new OutputTail(TailLines);
         var process = worker.Process;
         var self = Self;
-        var tail = new OutputTail(20);
-        var stdout = OutputReader.PumpAsync(process.Stdout, Slot, process.Pid, OutputStream.Stdout, _options.Output, tail, _stopped.Token);
-        var stderr = OutputReader.PumpAsync(process.Stderr, Slot, process.Pid, OutputStream.Stderr, _options.Output, tail, _stopped.Token);
+        var stdout = OutputReader.PumpAsync(process.Stdout, Slot, process.Pid, OutputStream.Stdout, _options.Output, _tail, _options.ArbiterStopped);
+        var stderr = OutputReader.PumpAsync(process.Stderr, Slot, process.Pid, OutputStream.Stderr, _options.Output, _tail, _options.ArbiterStopped);
+        var outputDrained = Task.WhenAll(stdout, stderr);
+        _ = outputDrained.ContinueWith(_ =>
+        {
+            process.Stdout.Dispose();
+            process.Stderr.Dispose();
+        }, TaskScheduler.Default);
         _ = HeartbeatReader.PumpAsync(worker.Heartbeats, process.Pid, self);
-        _ = ReportExitAsync(process, Task.WhenAll(stdout, stderr), self);
+        _ = ReportExitAsync(process, outputDrained, self);
         _log.Info("w{0}: started pid {1}", Slot, process.Pid);
         Context.System.EventStream.Publish(new WorkerStarted(Slot, process.Pid, process.StartedAt));
-
-        if (SpeaksHeartbeat)
-            ExpectHeartbeat(_options.Settings.Heartbeat.StartTimeout);
-        else
-            BecomeHealthy();
-
-        if (_stopGrace is { } grace) // a stop arrived while the process was being spawned
-            BeginStop(grace);
+        Starting();
     }
+
+    /// <summary>Running, not yet ready: it has ufork.heartbeat.start-timeout to say so.</summary>
+    private void Starting()
+    {
+        Timers.StartSingleTimer(nameof(StartTimedOut), new StartTimedOut(Pid!.Value), Heartbeat.StartTimeout);
+        if (!MustSayReady)
+            Timers.StartSingleTimer(nameof(StayedUp), new StayedUp(Pid!.Value), _options.Settings.WorkerStartSeconds);
+        Enter(WorkerState.Starting, () =>
+        {
+            Receive<ReadyReported>(ready => ready.Pid == Pid, _ => BecomeReady("said it is ready"));
+            Receive<StayedUp>(up => up.Pid == Pid, _ => BecomeReady($"stayed up {Describe(_options.Settings.WorkerStartSeconds)}"));
+            Receive<Heartbeat>(beat => beat.Pid == Pid, _ => NoteHeartbeat());
+            Receive<StartTimedOut>(timeout => timeout.Pid == Pid, _ => Kill(DeathCause.Unresponsive,
+                $"was not ready within {Describe(Heartbeat.StartTimeout)} (ufork.heartbeat.start-timeout)"));
+            ReceiveWhileRunning();
+        });
+    }
+
+    private void BecomeReady(string how)
+    {
+        Timers.Cancel(nameof(StartTimedOut));
+        Timers.Cancel(nameof(StayedUp));
+        _wasReady = true;
+        _log.Debug("w{0}: pid {1} is ready: {2}", Slot, Pid, how);
+        var ready = new WorkerReady(Slot, Pid!.Value, DateTimeOffset.UtcNow);
+        Context.Parent.Tell(ready);
+        Context.System.EventStream.Publish(ready);
+        if (MustSayReady || _lastHeartbeat is not null)
+            ExpectHeartbeat();
+        Enter(WorkerState.Ready, () =>
+        {
+            Receive<Heartbeat>(beat => beat.Pid == Pid, _ =>
+            {
+                NoteHeartbeat();
+                ExpectHeartbeat();
+            });
+            Receive<ReadyReported>(_ => { });
+            Receive<HeartbeatOverdue>(overdue => overdue.Pid == Pid, overdue => ConfirmSilence(overdue.HeartbeatsSeen));
+            Receive<SilenceConfirmed>(silence => silence.Pid == Pid, silence => JudgeSilence(silence.HeartbeatsSeen));
+            ReceiveWhileRunning();
+        });
+    }
+
+    /// <summary>SIGTERM sent: the process has the grace period to exit, then it is SIGKILLed.</summary>
+    private void Stopping(TimeSpan grace)
+    {
+        Timers.Cancel(nameof(StartTimedOut));
+        Timers.Cancel(nameof(StayedUp));
+        Timers.Cancel(nameof(HeartbeatOverdue));
+        _worker!.Process.Signal(Signum.SIGTERM);
+        Timers.StartSingleTimer(nameof(GraceExpired), new GraceExpired(grace), grace);
+        Enter(WorkerState.Stopping, () =>
+        {
+            Receive<ProcessExited>(exited => exited.Pid == Pid, exited =>
+            {
+                var death = Death(exited, DeathCause.Stopped, _killedFor?.Reason ?? "stopped");
+                Context.Parent.Tell(death);
+                Context.Stop(Self);
+            });
+            Receive<GraceExpired>(expired => Kill(DeathCause.Stopped, $"still running {Describe(expired.Grace)} after SIGTERM"));
+            Receive<KillProcess>(kill => Kill(DeathCause.Stopped, kill.Reason));
+            Receive<StopWorker>(stop => stop.Grace < grace, stop =>
+            {
+                grace = stop.Grace; // a fast stop overtakes a graceful one
+                Timers.StartSingleTimer(nameof(GraceExpired), new GraceExpired(grace), grace);
+            });
+            Receive<StopWorker>(_ => { });
+            Receive<GetStatus>(_ => Sender.Tell(Status()));
+            ReceiveAny(_ => { }); // heartbeats, readiness and memory no longer matter
+        });
+    }
+
+    /// <summary>Given up on: no process; shown in status until a person brings it back.</summary>
+    private void Failed(string reason)
+    {
+        _failedBecause = reason;
+        _log.Error("w{0}: giving up after {1}; the slot stays failed until `restart {0}` or `scale`", Slot, reason);
+        Enter(WorkerState.Failed, () =>
+        {
+            Receive<Revive>(_ =>
+            {
+                _failedBecause = null;
+                _log.Info("w{0}: brought back", Slot);
+                Queue();
+            });
+            ReceiveStopBeforeSpawn();
+        });
+    }
+
+    // ── what several states share ───────────────────────────────────────────────────────────────────
+
+    /// <summary>Backing off, queued or failed: there is no process, so a stop is immediate.</summary>
+    private void ReceiveStopBeforeSpawn()
+    {
+        Receive<StopWorker>(_ => Context.Stop(Self));
+        Receive<GetStatus>(_ => Sender.Tell(Status()));
+        Receive<KillProcess>(_ => { });
+        ReceiveAny(_ => { }); // a previous process's heartbeats, memory rounds
+    }
+
+    /// <summary>Starting or ready: a process runs.</summary>
+    private void ReceiveWhileRunning()
+    {
+        Receive<ProcessExited>(exited => exited.Pid == Pid, OnDied);
+        Receive<StopWorker>(stop => Stopping(stop.Grace));
+        Receive<KillProcess>(kill => Kill(DeathCause.Killed, kill.Reason));
+        Receive<CheckMemory>(_ => CheckResidentMemory());
+        Receive<GetStatus>(_ => Sender.Tell(Status()));
+        ReceiveAny(_ => { }); // reports about a previous incarnation's process
+    }
+
+    private void Enter(WorkerState state, Action behaviour)
+    {
+        _state = state;
+        Become(behaviour);
+    }
+
+    // ── reports from the process ────────────────────────────────────────────────────────────────────
 
     private static async Task ReportExitAsync(ChildProcess process, Task outputDrained, IActorRef self)
     {
         var status = await process.Exited;
+        var uptime = DateTimeOffset.UtcNow - process.StartedAt;
         await Task.WhenAny(outputDrained, Task.Delay(OutputDrainLimit));
-        self.Tell(new ProcessExited(process.Pid, status));
+        self.Tell(new ProcessExited(process.Pid, status, uptime));
     }
 
-    private void OnHeartbeat()
+    private void NoteHeartbeat()
     {
-        if (_state == WorkerState.Stopping)
-            return;
         _lastHeartbeat = DateTimeOffset.UtcNow;
-        if (_state == WorkerState.Starting)
-            BecomeHealthy();
-        ExpectHeartbeat(_options.Settings.Heartbeat.Timeout);
+        _heartbeats++;
     }
 
-    /// <summary>Tells the arbiter, whose start gate and rolling restarts wait for this.</summary>
-    private void BecomeHealthy()
+    private void ExpectHeartbeat() =>
+        Timers.StartSingleTimer(nameof(HeartbeatOverdue), new HeartbeatOverdue(Pid!.Value, _heartbeats), Heartbeat.Timeout);
+
+    /// <summary>
+    /// The timer says the worker has been silent too long; but an arbiter that was paused (SIGSTOP, a
+    /// frozen VM) finds beats unread in the pipe, or just read and queued behind the timer. Those count:
+    /// the verdict waits for one more trip through the mailbox.
+    /// </summary>
+    private void ConfirmSilence(long heartbeatsSeen)
     {
-        _state = WorkerState.Ready;
-        Context.Parent.Tell(StartFinished.Instance);
+        if (_worker!.HasUnreadHeartbeats)
+        {
+            NoteHeartbeat();
+            ExpectHeartbeat();
+            return;
+        }
+        Self.Tell(new SilenceConfirmed(Pid!.Value, heartbeatsSeen));
     }
 
-    private void ExpectHeartbeat(TimeSpan within) =>
-        Timers.StartSingleTimer(nameof(HeartbeatOverdue), new HeartbeatOverdue(Pid!.Value), within);
+    private void JudgeSilence(long heartbeatsSeen)
+    {
+        if (_heartbeats != heartbeatsSeen || _worker!.HasUnreadHeartbeats)
+            return; // a beat came after all; its own timer is running
+        Kill(DeathCause.Unresponsive, Silence());
+    }
 
     /// <summary>How long it has been silent, measured now, and the limit it broke (gunicorn's "WORKER TIMEOUT" says neither).</summary>
     private string Silence()
     {
-        var now = DateTimeOffset.UtcNow;
-        var heartbeat = _options.Settings.Heartbeat;
-        return _lastHeartbeat is { } last
-            ? $"sent no heartbeat for {Describe(now - last)} (ufork.heartbeat.timeout = {Describe(heartbeat.Timeout)})"
-            : $"sent no first heartbeat in {Describe(now - _worker!.Process.StartedAt)} (ufork.heartbeat.start-timeout = {Describe(heartbeat.StartTimeout)})";
+        var since = _lastHeartbeat ?? _worker!.Process.StartedAt;
+        return $"sent no heartbeat for {Describe(DateTimeOffset.UtcNow - since)} (ufork.heartbeat.timeout = {Describe(Heartbeat.Timeout)})";
     }
 
     /// <summary>The arbiter asks every worker at once, so that the whole fleet costs one wake-up a round.</summary>
@@ -220,54 +379,36 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers
 
     private void Kill(DeathCause cause, string reason)
     {
-        if (!Running || _killedFor is not null)
-            return; // dead, or SIGKILLed already and about to be
+        if (_worker is not { Process.HasExited: false } worker || _killedFor is not null)
+            return; // dead, or SIGKILLed already and about to be reaped
         _killedFor = (cause, reason);
-        _log.Warning("w{0}: pid {1} {2}; sending SIGKILL", Slot, Pid, reason);
-        _worker!.Process.Signal(Signum.SIGKILL);
+        _log.Warning("w{0}: pid {1} {2}; sending SIGKILL", Slot, worker.Process.Pid, reason);
+        worker.Process.Signal(Signum.SIGKILL);
     }
 
-    private void BeginStop(TimeSpan grace)
+    /// <summary>Died without being asked to stop: a failure, for the supervisor to rule on.</summary>
+    private void OnDied(ProcessExited exited)
     {
-        _stopGrace = grace;
-        if (_worker is null && !_spawning)
-        {
-            Context.Stop(Self); // backing off or queued: nothing to stop
-            return;
-        }
-        _state = WorkerState.Stopping;
-        Timers.Cancel(nameof(HeartbeatOverdue));
-        if (!Running)
-            return; // still spawning: OnStarted comes back here
-        _worker!.Process.Signal(Signum.SIGTERM);
-        Timers.StartSingleTimer(nameof(GraceExpired), GraceExpired.Instance, grace);
-    }
-
-    private void OnExited(ProcessExited exited)
-    {
-        var worker = _worker!;
-        var uptime = DateTimeOffset.UtcNow - worker.Process.StartedAt;
-        Close(worker);
-        _worker = null;
-        if (_stopGrace is not null)
-        {
-            Context.Parent.Tell(Death(exited.Pid, exited.Status, uptime, DeathCause.Stopped, _killedFor?.Reason ?? "stopped"));
-            Context.Stop(Self);
-            return;
-        }
         var (cause, reason) = _killedFor ?? (DeathCause.Exited, $"exited with {exited.Status}");
-        Fail(exited.Pid, exited.Status, uptime, cause, reason);
+        Fail(Death(exited, cause, reason));
     }
 
-    private void Fail(int pid, ExitStatus status, TimeSpan uptime, DeathCause cause, string reason)
+    private void Fail(DeadWorker death)
     {
-        var death = Death(pid, status, uptime, cause, reason);
+        Timers.CancelAll();
+        _worker?.Heartbeats.Dispose();
+        _worker = null;
         Context.Parent.Tell(death);
-        throw new WorkerFailedException(death, _policy.CountFailure(_consecutiveFailures, uptime), _restarts);
+        throw new WorkerFailedException(death);
     }
 
-    private DeadWorker Death(int pid, ExitStatus status, TimeSpan uptime, DeathCause cause, string reason) =>
-        new(Slot, pid, status, uptime, cause, reason, DateTimeOffset.UtcNow);
+    private DeadWorker Death(ProcessExited exited, DeathCause cause, string reason)
+    {
+        if (cause == DeathCause.Stopped)
+            _worker!.Heartbeats.Dispose();
+        return new DeadWorker(Slot, exited.Pid, exited.Status, exited.Uptime, cause, reason, DateTimeOffset.UtcNow,
+            _wasReady, _tail?.Lines);
+    }
 
     private WorkerStatus Status() => new(
         Slot,
@@ -277,14 +418,8 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers
         _restarts,
         DateTimeOffset.UtcNow - _lastHeartbeat,
         Pid is { } pid ? ResidentMemory.Of(pid) : null,
-        _backoffUntil);
-
-    private static void Close(LaunchedWorker worker)
-    {
-        worker.Process.Stdout.Dispose();
-        worker.Process.Stderr.Dispose();
-        worker.Heartbeats.Dispose();
-    }
+        _state == WorkerState.BackingOff ? _backoffUntil : null,
+        _failedBecause);
 
     internal static string Describe(TimeSpan t) =>
         t.TotalSeconds >= 1 ? $"{t.TotalSeconds:0.##} s" : $"{t.TotalMilliseconds:0} ms";
@@ -294,10 +429,13 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers
         public static BackoffOver Instance { get; } = new();
     }
 
-    private sealed record HeartbeatOverdue(int Pid);
+    private sealed record StartTimedOut(int Pid);
 
-    private sealed record GraceExpired
-    {
-        public static GraceExpired Instance { get; } = new();
-    }
+    private sealed record StayedUp(int Pid);
+
+    private sealed record HeartbeatOverdue(int Pid, long HeartbeatsSeen);
+
+    private sealed record SilenceConfirmed(int Pid, long HeartbeatsSeen);
+
+    private sealed record GraceExpired(TimeSpan Grace);
 }

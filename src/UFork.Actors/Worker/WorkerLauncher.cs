@@ -5,7 +5,24 @@ using UFork.Spawning;
 namespace UFork.Worker;
 
 /// <summary>A started worker process and the read end of its heartbeat pipe.</summary>
-internal sealed record LaunchedWorker(ChildProcess Process, Stream Heartbeats);
+internal sealed record LaunchedWorker(ChildProcess Process, Stream Heartbeats)
+{
+    /// <summary>Beats the worker wrote that nobody has read yet (the arbiter was paused, or busy).</summary>
+    public bool HasUnreadHeartbeats
+    {
+        get
+        {
+            try
+            {
+                return Heartbeats is System.IO.Pipes.PipeStream pipe && Libc.UnreadBytes(pipe.SafePipeHandle) > 0;
+            }
+            catch (ObjectDisposedException)
+            {
+                return false;
+            }
+        }
+    }
+}
 
 /// <summary>
 /// Turns a <see cref="WorkerCommand"/> and a slot into a running process: fds 3.. carry the shared

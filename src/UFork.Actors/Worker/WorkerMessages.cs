@@ -1,4 +1,3 @@
-using UFork.Output;
 using UFork.Spawning;
 
 namespace UFork.Worker;
@@ -10,10 +9,17 @@ internal sealed record ProcessStarted(LaunchedWorker Worker);
 
 internal sealed record SpawnFailed(Exception Error);
 
+/// <summary>Something was written on the heartbeat fd: the worker is alive.</summary>
 internal sealed record Heartbeat(int Pid);
 
-/// <summary>The process has been reaped and everything it wrote has been echoed.</summary>
-internal sealed record ProcessExited(int Pid, ExitStatus Status);
+/// <summary>The worker wrote the ready message on its heartbeat fd.</summary>
+internal sealed record ReadyReported(int Pid);
+
+/// <summary>
+/// The process has been reaped and what it wrote has been echoed (or, when a grandchild keeps its pipes
+/// open, a moment has passed: the rest is echoed as it comes). <see cref="Uptime"/> is measured at the death.
+/// </summary>
+internal sealed record ProcessExited(int Pid, ExitStatus Status, TimeSpan Uptime);
 
 // What the arbiter asks of a WorkerActor.
 
@@ -34,6 +40,12 @@ internal sealed record GetStatus
     public static GetStatus Instance { get; } = new();
 }
 
+/// <summary>A person asked for a failed slot back (restart SLOT, scale): start again with a clean record.</summary>
+internal sealed record Revive
+{
+    public static Revive Instance { get; } = new();
+}
+
 // Between a WorkerActor and the arbiter's StartGate.
 
 /// <summary>Worker to arbiter: may I start my process?</summary>
@@ -46,10 +58,4 @@ internal sealed record RequestStart
 internal sealed record StartPermitted
 {
     public static StartPermitted Instance { get; } = new();
-}
-
-/// <summary>Worker to arbiter: my process is healthy (its first heartbeat, or just started if it does not beat).</summary>
-internal sealed record StartFinished
-{
-    public static StartFinished Instance { get; } = new();
 }

@@ -13,8 +13,9 @@ internal static class CtlCommand
 {
     private const int CommandFailedExitCode = 1;
     private static readonly TimeSpan AnswerTimeout = TimeSpan.FromSeconds(30);
-    // The arbiter answers `stop` once every worker has stopped, which takes up to its grace period.
-    private static readonly TimeSpan StopAnswerTimeout = TimeSpan.FromMinutes(10);
+    // The arbiter answers `stop` once every worker has stopped, which takes up to its grace period, and
+    // `restart` once every worker has been replaced.
+    private static readonly TimeSpan LongAnswerTimeout = CommandExecutor.RestartTimeout + TimeSpan.FromSeconds(5);
 
     public static Command Create()
     {
@@ -51,7 +52,7 @@ internal static class CtlCommand
             try
             {
                 var (ok, output) = await ControlClient.SendAsync(path, line, asJson,
-                    message is Shutdown ? StopAnswerTimeout : AnswerTimeout);
+                    message is Shutdown or RestartWorkers ? LongAnswerTimeout : AnswerTimeout);
                 if (ok || asJson && output.StartsWith('{'))
                     Console.WriteLine(output);
                 else
