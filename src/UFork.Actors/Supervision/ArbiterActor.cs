@@ -297,6 +297,10 @@ public sealed class ArbiterActor : ReceiveActor
             else if (_strategy.HasGivenUp(worker))
                 Revive(worker);
         }
+        // Stopping workers stay tracked (and shown) until they are gone, but their slots are free at once,
+        // so that scaling back up fills them with new workers.
+        foreach (var slot in _slots.Keys.Where(k => k >= workers).ToList())
+            _slots.Remove(slot);
         foreach (var (worker, _) in _slotOf.Where(kv => kv.Value >= workers))
             worker.Tell(new StopWorker(_settings.ShutdownGrace));
         _log.Info("scaled from {0} to {1} workers", before, workers);
