@@ -20,6 +20,7 @@ public sealed class BadInputTests
         { ["run", "--", "no-such-command-anywhere"], "ufork: no-such-command-anywhere: command not found on PATH" },
         { ["run", "-w", "0", "--", "true"], "ufork: --workers must be a positive integer, not '0'" },
         { ["run", "-w", "lots", "--", "true"], "ufork: --workers must be a positive integer, not 'lots'" },
+        { ["run", "-w", "2000", "--", "true"], "ufork: --workers must be at most ufork.max-workers (1024), not '2000'" },
         { ["run", "--config", "/nonexistent.conf", "--", "true"], "ufork: config file /nonexistent.conf does not exist" },
         { ["worker", "--assembly", "app.dll", "--type", "App.Worker"], "ufork: worker runs inside a worker process that an arbiter started (see Arbiter.RunInteractiveAsync)" },
         { ["run", "--daemon", "--", "true"], "ufork: a daemon needs a log file (--log-file, or ufork.log.file): it has no terminal to print to" },
@@ -50,16 +51,33 @@ public sealed class BadInputTests
     }
 
     [Theory]
-    [InlineData("ufork.workers = many", "ufork: ufork.workers must be a positive integer or auto, not 'many'")]
-    [InlineData("ufork { shutdown.grace = ${nowhere} }", "does not parse: ")]
-    public async Task A_bad_config_file_is_named(string hocon, string message)
+    [InlineData("ufork.workers = many", ": ufork.workers must be a positive integer or auto, not 'many'")]
+    [InlineData("ufork { shutdown.grace = ${nowhere} }", " does not parse: ")]
+    [InlineData("ufork {\n  workers = 3\n", " line 1: '{' is never closed")]
+    [InlineData("ufork { workers = 3 }\n}\nufork.backlog = 5", " line 2: '}' closes nothing")]
+    [InlineData("{", " line 1: '{' is never closed")]
+    [InlineData("ufork {\n  log.files = [1, 2 }\n}", " line 2: '}' closes the '[' of line 2")]
+    [InlineData("ufork.workerz = 3", ": ufork.workerz is not a uFork setting; did you mean ufork.workers?")]
+    [InlineData("ufrok { workers = 3 }", ": ufrok is not a root that uFork knows; did you mean ufork?")]
+    [InlineData("ufork.min-backoff = 1s", ": ufork.min-backoff is not a uFork setting; did you mean ufork.restart.min-backoff?")]
+    [InlineData("ufork.restart { min-backoff = 1m, max-backoff = 30s }", ": ufork.restart.min-backoff (1m) must be at most ufork.restart.max-backoff (30s)")]
+    [InlineData("ufork.heartbeat.interval = 0", ": ufork.heartbeat.interval must be from 10ms to 1d, not '0'")]
+    [InlineData("ufork.heartbeat.interval = 60d", ": ufork.heartbeat.interval must be from 10ms to 1d, not '60d'")]
+    [InlineData("ufork.heartbeat.timeout = 1s", ": ufork.heartbeat.timeout (1s) must be longer than ufork.heartbeat.interval (1s)")]
+    [InlineData("ufork.shutdown.grace = 10", ": ufork.shutdown.grace = 10 has no unit: write 10s or 10ms")]
+    [InlineData("ufork { workers = 5, max-workers = 4 }", ": ufork.workers (5) must be at most ufork.max-workers (4)")]
+    [InlineData("ufork = 5", ": ufork must be a section, ufork { ... }, not '5'")]
+    [InlineData("include \"nope.conf\"", ": include \"nope.conf\": {directory}/nope.conf does not exist")]
+    public async Task A_bad_config_file_is_named_and_nothing_starts(string hocon, string problem)
     {
-        var config = Path.GetTempFileName();
+        using var directory = new TempDirectory();
+        var config = directory.File("ufork.conf");
         await File.WriteAllTextAsync(config, hocon);
         await using var ufork = UForkProcess.Start("run", "--config", config, "--", "true");
 
         Assert.Equal(2, await ufork.WaitForExitAsync(Patience));
-        Assert.Contains(message, Assert.Single(ufork.Stderr));
+        // StartsWith: Akka's own words follow "does not parse: ".
+        Assert.StartsWith($"ufork: config file {config}{problem.Replace("{directory}", directory.Path)}", Assert.Single(ufork.Stderr));
         Assert.Empty(ufork.Stdout);
     }
 

@@ -24,71 +24,52 @@ public sealed record UForkSettings(
 
     public static int DefaultWorkerCount => Math.Max(Environment.ProcessorCount - 1, 2);
 
+    /// <summary>
+    /// The settings of <paramref name="config"/>'s <c>ufork</c> section over the defaults. It may be the
+    /// configuration of a whole ActorSystem: keys outside <c>ufork</c> are left alone, but an unknown key
+    /// inside it, a root that looks like a misspelt <c>ufork</c>, a bad value and settings that contradict
+    /// each other are each a <see cref="UForkConfigException"/>.
+    /// </summary>
     public static UForkSettings FromConfig(Config config)
     {
+        UForkKeys.Check(config);
         var withDefaults = ReferenceEquals(config, UForkConfig.Defaults) ? config : config.WithFallback(UForkConfig.Defaults);
-        var c = new SettingsReader(withDefaults.GetConfig("ufork"));
+        var c = new SettingsReader(withDefaults.GetConfig(UForkKeys.Root));
+        var maxWorkers = c.PositiveInteger("max-workers");
         var workers = c.Read("workers", "a positive integer or auto",
-            raw => raw == "auto" ? DefaultWorkerCount : int.Parse(raw), n => n > 0);
+            raw => raw == "auto" ? Math.Min(DefaultWorkerCount, maxWorkers) : int.Parse(raw), n => n > 0);
+        c.Require(workers <= maxWorkers, "workers", "at most", "max-workers");
+        var restart = new RestartPolicy(
+            c.Duration("restart.min-backoff", TimeSpan.Zero),
+            c.Duration("restart.max-backoff", TimeSpan.Zero),
+            c.Duration("restart.reset-after", TimeSpan.Zero),
+            c.Read("restart.max-retries", "an integer, -1 for never", int.Parse, n => n >= -1));
+        c.Require(restart.MinBackoff <= restart.MaxBackoff, "restart.min-backoff", "at most", "restart.max-backoff");
+        var heartbeat = new HeartbeatSettings(
+            c.Duration("heartbeat.interval", ShortestHeartbeatInterval),
+            c.Duration("heartbeat.timeout", TimeSpan.Zero),
+            c.Duration("heartbeat.start-timeout", TimeSpan.Zero),
+            c.Switch("heartbeat.required"));
+        c.Require(heartbeat.Timeout > heartbeat.Interval, "heartbeat.timeout", "longer than", "heartbeat.interval");
+        c.Require(heartbeat.StartTimeout >= heartbeat.Interval, "heartbeat.start-timeout", "at least", "heartbeat.interval");
         return new UForkSettings(
             workers,
-            c.Duration("shutdown.grace"),
-            new RestartPolicy(
-                c.Duration("restart.min-backoff"),
-                c.Duration("restart.max-backoff"),
-                c.Duration("restart.reset-after"),
-                c.Read("restart.max-retries", "an integer, -1 for never", int.Parse, n => n >= -1)),
-            new HeartbeatSettings(
-                c.Duration("heartbeat.interval"),
-                c.Duration("heartbeat.timeout"),
-                c.Duration("heartbeat.start-timeout"),
-                c.Read("heartbeat.required", "on or off", ParseSwitch, _ => true)),
-            c.Read("max-unhealthy-starting", "a positive integer", int.Parse, n => n > 0),
+            c.Duration("shutdown.grace", TimeSpan.Zero),
+            restart,
+            heartbeat,
+            c.PositiveInteger("max-unhealthy-starting"),
             c.Size("worker.memory-limit"),
-            c.Read("backlog", "a positive integer", int.Parse, n => n > 0),
-            new LogSettings(c.Size("log.max-size"), c.Read("log.files", "a positive integer", int.Parse, n => n > 0), c.OptionalPath("log.file")),
-            new DaemonSettings(c.Read("daemon", "on or off", ParseSwitch, _ => true), c.OptionalPath("pidfile"), c.OptionalPath("control")),
-            c.Duration("worker.start-seconds"),
-            c.Read("max-workers", "a positive integer", int.Parse, n => n > 0),
-            c.Read("boot.max-failures", "a positive integer", int.Parse, n => n > 0),
-            c.Read("subreaper", "on or off", ParseSwitch, _ => true));
+            c.PositiveInteger("backlog"),
+            new LogSettings(c.Size("log.max-size"), c.PositiveInteger("log.files"), c.OptionalPath("log.file")),
+            new DaemonSettings(c.Switch("daemon"), c.OptionalPath("pidfile"), c.OptionalPath("control")),
+            c.Duration("worker.start-seconds", TimeSpan.Zero),
+            maxWorkers,
+            c.PositiveInteger("boot.max-failures"),
+            c.Switch("subreaper"));
     }
 
-    private static bool ParseSwitch(string raw) => raw switch
-    {
-        "on" or "true" or "yes" => true,
-        "off" or "false" or "no" => false,
-        _ => throw new FormatException(),
-    };
-
-    /// <summary>Reads one key, turning any parse failure into one line that names the key.</summary>
-    private sealed class SettingsReader(Config config)
-    {
-        public T Read<T>(string key, string expected, Func<string, T> parse, Func<T, bool> valid)
-        {
-            var raw = config.GetString(key)?.Trim() ?? "";
-            try
-            {
-                var value = parse(raw);
-                if (valid(value))
-                    return value;
-            }
-            catch (Exception e) when (e is FormatException or OverflowException or ConfigurationException)
-            {
-            }
-            throw new UForkConfigException($"ufork.{key} must be {expected}, not '{raw}'");
-        }
-
-        public TimeSpan Duration(string key) =>
-            Read(key, "a duration such as 500ms or 10s", _ => config.GetTimeSpan(key, allowInfinite: false), d => d >= TimeSpan.Zero);
-
-        /// <summary>An absolute path, relative ones taken from the working directory; "" for none.</summary>
-        public string? OptionalPath(string key) =>
-            Read<string?>(key, "a file path", raw => raw == "" ? null : Path.GetFullPath(raw), _ => true);
-
-        public long Size(string key) =>
-            Read(key, "a size such as 512MiB", _ => config.GetByteSize(key) ?? throw new FormatException(), n => n > 0);
-    }
+    // A beat more often than this is load, not health; it also paces the arbiter's memory rounds.
+    private static readonly TimeSpan ShortestHeartbeatInterval = TimeSpan.FromMilliseconds(10);
 }
 
 public sealed record HeartbeatSettings(TimeSpan Interval, TimeSpan Timeout, TimeSpan StartTimeout, bool Required);

@@ -80,7 +80,7 @@ internal sealed class ArbiterCommandOptions
         var config = parsed.GetValue(Config) is { } path ? UForkConfig.LoadFile(path) : UForkConfig.Defaults;
         var settings = UForkSettings.FromConfig(config);
         if (parsed.GetValue(Workers) is { } workers)
-            settings = settings with { Workers = PositiveInteger("--workers", workers) };
+            settings = settings with { Workers = WorkerCount(workers, settings.MaxWorkers) };
         var daemon = settings.Daemon;
         settings = settings with
         {
@@ -96,8 +96,10 @@ internal sealed class ArbiterCommandOptions
 
     private static string? FullPath(string? path) => path is null ? null : Path.GetFullPath(path);
 
-    private static int PositiveInteger(string option, string value) =>
-        int.TryParse(value, out var n) && n > 0
-            ? n
-            : throw new UsageException($"{option} must be a positive integer, not '{value}'");
+    private static int WorkerCount(string value, int maxWorkers)
+    {
+        if (!int.TryParse(value, out var n) || n <= 0)
+            throw new UsageException($"--workers must be a positive integer, not '{value}'");
+        return n <= maxWorkers ? n : throw new UsageException($"--workers must be at most ufork.max-workers ({maxWorkers}), not '{value}'");
+    }
 }
