@@ -57,11 +57,12 @@ internal sealed class ArbiterModelRun(Func<WorkerCommand, UForkSettings, Arbiter
         BootMaxFailures = 1000,
     };
 
-    // $0 is the run's marker, $1 the directory of control files: slow-SLOT (a one-shot delay before
-    // ready, taken by the slot's next worker) and crash-PID (exit 3 at the next beat).
+    // $0 is the run's marker, $1 the directory of control files, $2 the seconds to take before ready.
+    // Control files: slow-SLOT (a one-shot delay before ready instead, taken by the slot's next worker)
+    // and crash-PID (exit 3 at the next beat).
     private const string Script = """
         fd=$UFORK_HEARTBEAT_FD
-        if mv "$1/slow-$UFORK_WORKER_ID" "$1/slow.$$" 2>/dev/null; then sleep "$(cat "$1/slow.$$")"; fi
+        if mv "$1/slow-$UFORK_WORKER_ID" "$1/slow.$$" 2>/dev/null; then sleep "$(cat "$1/slow.$$")"; else sleep "$2"; fi
         printf 'ready\n' >&"$fd"
         while [ ! -e "$1/crash-$$" ]; do printf . >&"$fd"; sleep 0.2; done
         exit 3
@@ -79,7 +80,7 @@ internal sealed class ArbiterModelRun(Func<WorkerCommand, UForkSettings, Arbiter
     {
         using var controls = new TempDirectory();
         _size = sequence.Workers;
-        var arbiter = start(WorkerCommand.Program("/bin/sh", ["-c", Script, _marker, controls.Path]), Settings with { Workers = _size });
+        var arbiter = start(WorkerCommand.Program("/bin/sh", ["-c", Script, _marker, controls.Path, sequence.ReadySeconds]), Settings with { Workers = _size });
         try
         {
             await SettleAsync(arbiter);

@@ -78,11 +78,20 @@ public sealed record ArbiterStep(StepKind Kind, int Argument, int SlowMs, int? P
         (2, Gen.Select(AnySlot, Gen.Int[600, 1500], Pause, (slot, slow, pause) => new ArbiterStep(StepKind.SlowReady, slot, slow, pause))));
 }
 
-/// <summary>An arbiter started with <see cref="Workers"/> workers, then driven through <see cref="Steps"/> and shut down.</summary>
-public sealed record ArbiterSequence(int Workers, IReadOnlyList<ArbiterStep> Steps)
+/// <summary>
+/// An arbiter started with <see cref="Workers"/> workers, each of which says ready <see cref="ReadyMs"/>
+/// after it starts (unless a slow-ready step says otherwise), then driven through <see cref="Steps"/> and shut down.
+/// A worker that takes a while to be ready keeps slots queued and rolling restarts going long enough
+/// for the next step to land in the middle of them.
+/// </summary>
+public sealed record ArbiterSequence(int Workers, int ReadyMs, IReadOnlyList<ArbiterStep> Steps)
 {
     public static readonly Gen<ArbiterSequence> Generator = Gen.Select(
-        Gen.Int[1, ArbiterStep.MaxWorkers], ArbiterStep.Generator.Array[6, 10], (workers, steps) => new ArbiterSequence(workers, steps));
+        Gen.Int[1, ArbiterStep.MaxWorkers], Gen.Int[0, 300], ArbiterStep.Generator.Array[6, 10],
+        (workers, readyMs, steps) => new ArbiterSequence(workers, readyMs, steps));
+
+    /// <summary><see cref="ReadyMs"/> as sleep(1) takes it.</summary>
+    public string ReadySeconds => (ReadyMs / 1000.0).ToString("0.###", CultureInfo.InvariantCulture);
 
     /// <summary>The sequence generated from a CsCheck seed: the same seed, the same sequence.</summary>
     public static ArbiterSequence FromSeed(string seed) => Generator.Generate(PCG.Parse(seed), null!, out _);
@@ -99,7 +108,7 @@ public sealed record ArbiterSequence(int Workers, IReadOnlyList<ArbiterStep> Ste
     public IEnumerable<string> Describe()
     {
         var sizes = Sizes();
-        yield return $"start {Workers} worker(s)";
+        yield return $"start {Workers} worker(s), ready after {ReadyMs} ms";
         for (var i = 0; i < Steps.Count; i++)
             yield return $"{i}: {Steps[i].Describe(sizes[i])}";
         yield return "shutdown";
