@@ -51,7 +51,7 @@ internal sealed class ArbiterModelRun(Func<WorkerCommand, UForkSettings, Arbiter
     {
         ShutdownGrace = TimeSpan.FromSeconds(1.5),
         Restart = new RestartPolicy(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(400), TimeSpan.FromSeconds(2), MaxRetries: -1),
-        Heartbeat = new HeartbeatSettings(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5), Required: true),
+        Heartbeat = new HeartbeatSettings(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3), Required: true),
         MaxUnhealthyStarting = 1,
         // The steps kill workers before they are ready on purpose: halting the arbiter for that is not what this test is about.
         BootMaxFailures = 1000,

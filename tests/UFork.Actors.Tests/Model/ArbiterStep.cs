@@ -58,9 +58,12 @@ public sealed record ArbiterStep(StepKind Kind, int Argument, int SlowMs, int? P
         return PauseMs is { } pause ? $"{what}, {pause} ms later" : $"{what}, settle";
     }
 
+    // Half the steps do not wait for the arbiter to settle, most of those only briefly: the next step
+    // lands inside a rolling restart, a queued start or a stop.
     private static readonly Gen<int?> Pause = Gen.Frequency(
-        (3, Gen.Const((int?)null)),
-        (2, Gen.Int[0, 300].Select(ms => (int?)ms)));
+        (2, Gen.Const((int?)null)),
+        (2, Gen.Int[0, 150].Select(ms => (int?)ms)),
+        (1, Gen.Int[150, 400].Select(ms => (int?)ms)));
 
     private static readonly Gen<int> AnySlot = Gen.Int[0, MaxWorkers - 1];
 
@@ -68,14 +71,14 @@ public sealed record ArbiterStep(StepKind Kind, int Argument, int SlowMs, int? P
         Gen.Select(AnySlot, Pause, (slot, pause) => new ArbiterStep(kind, slot, 0, pause));
 
     public static readonly Gen<ArbiterStep> Generator = Gen.Frequency(
-        (4, Gen.Select(Gen.Int[1, MaxWorkers], Pause, (n, pause) => new ArbiterStep(StepKind.Scale, n, 0, pause))),
-        (2, Pause.Select(pause => new ArbiterStep(StepKind.RestartAll, 0, 0, pause))),
-        (2, OnSlot(StepKind.Restart)),
+        (6, Gen.Select(Gen.Int[1, MaxWorkers], Pause, (n, pause) => new ArbiterStep(StepKind.Scale, n, 0, pause))),
+        (3, Pause.Select(pause => new ArbiterStep(StepKind.RestartAll, 0, 0, pause))),
+        (3, OnSlot(StepKind.Restart)),
         (2, OnSlot(StepKind.Kill)),
         (2, OnSlot(StepKind.Crash)),
         (1, OnSlot(StepKind.SigKill)),
         (2, OnSlot(StepKind.Hang)),
-        (2, Gen.Select(AnySlot, Gen.Int[600, 1500], Pause, (slot, slow, pause) => new ArbiterStep(StepKind.SlowReady, slot, slow, pause))));
+        (3, Gen.Select(AnySlot, Gen.Int[600, 1500], Pause, (slot, slow, pause) => new ArbiterStep(StepKind.SlowReady, slot, slow, pause))));
 }
 
 /// <summary>
@@ -87,7 +90,7 @@ public sealed record ArbiterStep(StepKind Kind, int Argument, int SlowMs, int? P
 public sealed record ArbiterSequence(int Workers, int ReadyMs, IReadOnlyList<ArbiterStep> Steps)
 {
     public static readonly Gen<ArbiterSequence> Generator = Gen.Select(
-        Gen.Int[1, ArbiterStep.MaxWorkers], Gen.Int[0, 300], ArbiterStep.Generator.Array[6, 10],
+        Gen.Int[1, ArbiterStep.MaxWorkers], Gen.Int[50, 400], ArbiterStep.Generator.Array[6, 10],
         (workers, readyMs, steps) => new ArbiterSequence(workers, readyMs, steps));
 
     /// <summary><see cref="ReadyMs"/> as sleep(1) takes it.</summary>
