@@ -6,7 +6,9 @@ namespace UFork.Prompt;
 /// <summary>
 /// The keys typed at the terminal, one at a time through Console.ReadKey, until <see cref="Close"/>.
 /// A reader waits in poll(2) on stdin and a wake-up pipe rather than inside ReadKey, so that closing
-/// leaves nothing reading stdin: in a REPL the next key belongs to the REPL.
+/// leaves nothing reading stdin: in a REPL the next key belongs to the REPL. While the process is in the
+/// background of the terminal (a shell's <c>bg</c>) it reads nothing, which would only draw a TTIN from the
+/// kernel, and waits for <see cref="Wake"/> (at <c>fg</c>) instead.
 /// </summary>
 internal sealed unsafe class TerminalKeys : IDisposable
 {
@@ -21,6 +23,11 @@ internal sealed unsafe class TerminalKeys : IDisposable
     {
         while (!_closed)
         {
+            if (Terminal.InBackground)
+            {
+                WaitForWakeup();
+                continue;
+            }
             try
             {
                 // KeyAvailable also sees keys .NET has already read and buffered (an escape sequence, a
@@ -39,6 +46,8 @@ internal sealed unsafe class TerminalKeys : IDisposable
             };
             if (Syscall.poll(fds, -1) < 0)
                 continue; // EINTR
+            if ((fds[1].revents & PollEvents.POLLIN) != 0)
+                DrainWakeup();
             var hungUp = (fds[0].revents & (PollEvents.POLLHUP | PollEvents.POLLERR | PollEvents.POLLNVAL)) != 0;
             if (hungUp && (fds[0].revents & PollEvents.POLLIN) == 0)
                 return null;
@@ -50,8 +59,30 @@ internal sealed unsafe class TerminalKeys : IDisposable
     public void Close()
     {
         _closed = true;
+        Wake();
+    }
+
+    /// <summary>Makes a waiting <see cref="Next"/> look again whether the terminal is ours (the process was continued).</summary>
+    public void Wake()
+    {
         byte wake = 1;
+        // The reader drains each wake-up, so the pipe never fills; nothing else can fail on a pipe we own.
         Libc.write(_wakeup.Write, &wake, 1);
+    }
+
+    private void WaitForWakeup()
+    {
+        var fds = new[] { new Pollfd { fd = _wakeup.Read, events = PollEvents.POLLIN } };
+        if (Syscall.poll(fds, -1) > 0)
+            DrainWakeup();
+    }
+
+    private void DrainWakeup()
+    {
+        if (_closed)
+            return; // the wake-up stays, so that every later call returns at once
+        byte wake;
+        Libc.read(_wakeup.Read, &wake, 1);
     }
 
     /// <summary>Only once no thread is in <see cref="Next"/>: the descriptors are closed.</summary>
