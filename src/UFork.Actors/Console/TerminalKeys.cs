@@ -8,11 +8,12 @@ namespace UFork.Prompt;
 /// A reader waits in poll(2) on stdin and a wake-up pipe rather than inside ReadKey, so that closing
 /// leaves nothing reading stdin: in a REPL the next key belongs to the REPL. While the process is in the
 /// background of the terminal (a shell's <c>bg</c>) it reads nothing, which would only draw a TTIN from the
-/// kernel, and waits for <see cref="Wake"/> (at <c>fg</c>) instead.
+/// kernel, and waits to have the terminal back.
 /// </summary>
 internal sealed unsafe class TerminalKeys : IDisposable
 {
     private const int StdinFd = 0;
+    private const int BackgroundLookMilliseconds = 200;
     private readonly (int Read, int Write) _wakeup = Libc.Pipe();
     private volatile bool _closed;
 
@@ -25,7 +26,7 @@ internal sealed unsafe class TerminalKeys : IDisposable
         {
             if (Terminal.InBackground)
             {
-                WaitForWakeup();
+                WaitUntilForeground();
                 continue;
             }
             try
@@ -70,11 +71,22 @@ internal sealed unsafe class TerminalKeys : IDisposable
         Libc.write(_wakeup.Write, &wake, 1);
     }
 
-    private void WaitForWakeup()
+    /// <summary>
+    /// Until the terminal is ours again or the keys are closed. A shell's <c>fg</c> of a stopped job sends
+    /// CONT, whose handler wakes us; of a job running in the background it sends nothing, so the terminal
+    /// is also looked at a few times a second. Then a CONT of our own makes .NET set the terminal up for
+    /// reading keys again (the shell has had it, cooked) and the prompt draw its line again.
+    /// </summary>
+    private void WaitUntilForeground()
     {
         var fds = new[] { new Pollfd { fd = _wakeup.Read, events = PollEvents.POLLIN } };
-        if (Syscall.poll(fds, -1) > 0)
-            DrainWakeup();
+        while (!_closed && Terminal.InBackground)
+        {
+            if (Syscall.poll(fds, BackgroundLookMilliseconds) > 0)
+                DrainWakeup();
+        }
+        if (!_closed && Syscall.kill(Environment.ProcessId, Signum.SIGCONT) != 0)
+            throw new IOException($"kill(SIGCONT) of this process failed: {Stdlib.GetLastError()}");
     }
 
     private void DrainWakeup()
