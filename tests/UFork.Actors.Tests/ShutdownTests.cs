@@ -1,5 +1,9 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using Akka.Actor.Dsl;
+using Akka.Event;
 using Mono.Unix.Native;
+using UFork.Hosting;
 using UFork.Output;
 using UFork.Supervision;
 using UFork.Tests.Support;
@@ -28,6 +32,51 @@ public sealed class ShutdownTests(ITestOutputHelper output) : ArbiterTestKit(out
         Assert.All(pids, pid => Assert.False(ProcessWatch.Exists(pid), $"pid {pid} survived"));
         var history = await Task.FromResult(arbiter.Stopped.IsCompleted);
         Assert.True(history);
+    }
+
+    [Fact]
+    public async Task Stop_publishes_no_dead_letter()
+    {
+        var starts = Listen<WorkerStarted>();
+        var deadLetters = Listen<DeadLetter>();
+        var arbiter = StartArbiter(Shell("exec sleep 30"), Settings(workers: 2));
+        starts.ExpectMsg<WorkerStarted>(Patience);
+        starts.ExpectMsg<WorkerStarted>(Patience);
+
+        await arbiter.StopAsync().WaitAsync(Patience);
+
+        // Anything the stop sent to an actor already gone is published before StopAsync returns, or just after.
+        deadLetters.ExpectNoMsg(TimeSpan.FromSeconds(1));
+    }
+
+    [Fact]
+    public async Task Stop_of_an_arbiter_in_a_system_of_its_own_publishes_no_dead_letter()
+    {
+        var arbiter = Arbiter.Start(new ArbiterOptions(Shell("echo up; exec sleep 30"), Settings(workers: 2), Echoed, []));
+        var deadLetters = new ConcurrentQueue<DeadLetter>();
+        var listener = arbiter.System.ActorOf(act => act.Receive<DeadLetter>((letter, _) => deadLetters.Enqueue(letter)));
+        arbiter.System.EventStream.Subscribe(listener, typeof(DeadLetter));
+        await Eventually.UntilAsync(() => Echoed.Lines.Count(l => l.Text == "up") == 2, Patience);
+
+        await arbiter.StopAsync().WaitAsync(Patience);
+
+        Assert.Empty(deadLetters.Select(letter => letter.ToString()));
+    }
+
+    [Fact]
+    public async Task A_signal_command_leaves_no_dead_letter_for_its_reply()
+    {
+        var deadLetters = Listen<DeadLetter>();
+        var arbiter = StartArbiter(Shell("echo up; exec sleep 30"), Settings(workers: 1));
+        var first = await Echoed.WaitForAsync(l => l.Text == "up", Patience);
+        using var signals = new SignalDoor();
+        signals.Attach(arbiter.Actor);
+
+        // HUP, not TERM: Akka runs CoordinatedShutdown on TERM, for every ActorSystem of the test process.
+        Syscall.kill(Environment.ProcessId, Signum.SIGHUP);
+        await Echoed.WaitForAsync(l => l.Text == "up" && l.Pid != first.Pid, Patience);
+
+        deadLetters.ExpectNoMsg(TimeSpan.FromSeconds(1));
     }
 
     [Fact]

@@ -10,6 +10,7 @@ public sealed class PromptTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
     private const string Prompt = "ufork> ";
+    private const string CtrlZ = "\x1a";
     private const string Ticking = "i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.1; done";
 
     [Fact]
@@ -111,6 +112,63 @@ public sealed class PromptTests
         Assert.Matches(@"(^|\s)isig(\s|$)", settings);
         Assert.Equal(2, workers.Count);
         await ProcessWatch.AssertAllGoneAsync(workers, TimeSpan.FromSeconds(1));
+    }
+
+    [Fact]
+    public async Task Under_an_interactive_shell_Ctrl_Z_bg_and_fg_work_as_for_any_job_and_the_terminals_TTIN_scales_nothing()
+    {
+        using var directory = new TempDirectory();
+        var pidFile = directory.File("ufork.pid");
+        await using var terminal = PseudoTerminal.Start("export PS1='shell$ '; exec bash --norc --noprofile -i");
+        await terminal.WaitForAsync(s => s.EndsWith("shell$ "), Patience);
+        var ufork = PseudoTerminal.Dotnet("ufork.dll", "run", "--pidfile", pidFile, "-w", "1", "--", "/bin/sh", "-c", "echo up; exec sleep 60");
+        await terminal.TypeAsync(ufork + PseudoTerminal.Enter);
+        await terminal.WaitForAsync(s => s.Contains("] up\n") && Regex.IsMatch(s, @"started pid \d+") && s.EndsWith(Prompt), Patience);
+        var arbiter = int.Parse(File.ReadAllText(pidFile));
+        var worker = int.Parse(Regex.Match(terminal.Screen, @"w0: started pid (\d+)").Groups[1].Value);
+
+        // Ctrl-Z: the arbiter stops as a job; its worker, in a process group of its own, does not.
+        var mark = terminal.Screen.Length;
+        await terminal.TypeAsync(CtrlZ);
+        await terminal.WaitForAsync(@"Stopped(.|\n)*shell\$ $", Patience, mark);
+        Assert.Equal('T', ProcessWatch.State(arbiter));
+        Assert.NotEqual('T', ProcessWatch.State(worker));
+
+        // bg: serving in the background, the shell keeps the terminal, and TTIN and TTOU from it scale nothing.
+        mark = terminal.Screen.Length;
+        await terminal.TypeAsync("bg" + PseudoTerminal.Enter);
+        await terminal.WaitForAsync(@"\[1\]\+ .*&\n(.|\n)*shell\$ $", Patience, mark);
+        mark = terminal.Screen.Length;
+        await terminal.TypeAsync("kill -TTIN %1; kill -TTOU %1; echo shell still here" + PseudoTerminal.Enter);
+        var background = await terminal.WaitForAsync(@"\nshell still here\n(.|\n)*shell\$ $", Patience, mark);
+        Assert.DoesNotContain(Prompt, background[mark..]);
+        Assert.NotEqual('T', ProcessWatch.State(arbiter));
+
+        // fg: the prompt is back, drawn again, and the scale is what it was.
+        mark = terminal.Screen.Length;
+        await terminal.TypeAsync("fg" + PseudoTerminal.Enter);
+        await terminal.WaitForAsync(s => s.EndsWith(Prompt), Patience);
+        await terminal.TypeAsync("status" + PseudoTerminal.Enter);
+        var status = await terminal.WaitForAsync(@"SLOT.*\nw0 .*\nufork> $", Patience, mark);
+        Assert.DoesNotContain("\nw1 ", status[mark..]);
+
+        // A TTIN from kill, to an arbiter in the foreground, is a command.
+        Syscall.kill(arbiter, Signum.SIGTTIN);
+        await terminal.WaitForAsync(@"scaled from 1 to 2 workers", Patience, mark);
+
+        // In the background again, TERM still ends it, gracefully, and the shell reports its exit code.
+        mark = terminal.Screen.Length;
+        await terminal.TypeAsync(CtrlZ);
+        await terminal.WaitForAsync(@"Stopped(.|\n)*shell\$ $", Patience, mark);
+        await terminal.TypeAsync("bg; kill -TERM %1; wait %1; echo \"ufork exited $?\"" + PseudoTerminal.Enter);
+        var stopped = await terminal.WaitForAsync(@"ufork exited \d+\n(.|\n)*shell\$ $", Patience, mark);
+        await terminal.TypeAsync("exit" + PseudoTerminal.Enter);
+
+        Assert.Equal(0, await terminal.WaitForExitAsync(Patience));
+        Assert.Contains("ufork exited 0\n", stopped);
+        Assert.Contains("[ufork] all workers stopped\n", stopped);
+        Assert.Single(Regex.Matches(terminal.Screen, "scaled from|staying at"));
+        await ProcessWatch.AssertAllGoneAsync([arbiter, worker], TimeSpan.FromSeconds(5));
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Mono.Unix.Native;
 using UFork.Tests.Support;
 using Xunit;
@@ -7,6 +8,30 @@ namespace UFork.Tests;
 /// <summary>The signals gunicorn users expect, sent to a daemon (whose signals all start at their defaults).</summary>
 public sealed class SignalTests
 {
+    [Fact]
+    public async Task USR1_HUP_and_TTIN_sent_the_moment_the_pidfile_appears_are_obeyed_and_end_or_stop_nothing()
+    {
+        using var directory = new TempDirectory();
+        var pidFile = directory.File("ufork.pid");
+        await using var ufork = UForkProcess.Start("run", "--pidfile", pidFile, "-w", "1", "--", "/bin/sh", "-c", "echo up; exec sleep 100");
+
+        // As a script that starts the arbiter and signals it once the pidfile says it is there.
+        var waited = Stopwatch.StartNew();
+        while (!File.Exists(pidFile))
+        {
+            Assert.True(waited.Elapsed < DaemonUnderTest.Patience && ProcessWatch.IsRunning(ufork.Pid), "no pidfile appeared");
+            Thread.Yield();
+        }
+        foreach (var signal in new[] { Signum.SIGUSR1, Signum.SIGHUP, Signum.SIGTTIN })
+            ufork.Signal(signal);
+
+        await ufork.WaitForLineAsync(l => l == "[ufork] scaled from 1 to 2 workers", DaemonUnderTest.Patience);
+        await ufork.WaitForLineAsync(l => l == "[ufork] rolling restart done", DaemonUnderTest.Patience);
+        Assert.NotEqual('T', ProcessWatch.State(ufork.Pid));
+        ufork.Signal(Signum.SIGTERM);
+        Assert.Equal(0, await ufork.WaitForExitAsync(DaemonUnderTest.Patience));
+    }
+
     [Fact]
     public async Task HUP_restarts_TTIN_and_TTOU_scale_USR1_reopens_the_log_and_QUIT_stops_fast()
     {

@@ -34,10 +34,11 @@ internal sealed class PromptLine
     {
         lock (_lock)
         {
-            if (_shown)
+            var visible = IsVisible;
+            if (visible)
                 Console.Out.Write("\r" + ClearToEndOfLine);
             write();
-            if (_shown)
+            if (visible)
                 Draw();
         }
     }
@@ -52,7 +53,18 @@ internal sealed class PromptLine
             _text.Clear();
             _cursor = _scroll = 0;
             _shown = true;
-            Draw();
+            if (IsVisible)
+                Draw();
+        }
+    }
+
+    /// <summary>Draws the line again, as typed, after the terminal was someone else's (the job was stopped, or in the background).</summary>
+    public void Redraw()
+    {
+        lock (_lock)
+        {
+            if (IsVisible)
+                Draw();
         }
     }
 
@@ -61,10 +73,10 @@ internal sealed class PromptLine
     {
         lock (_lock)
         {
-            if (!_shown)
-                return;
+            var visible = IsVisible;
             _shown = false;
-            Console.Out.Write("\r\n");
+            if (visible)
+                Console.Out.Write("\r\n");
         }
     }
 
@@ -116,6 +128,10 @@ internal sealed class PromptLine
                 Draw();
         }
     }
+
+    // In the background of the terminal the line is not drawn: the shell has the terminal (its prompt is
+    // there), and worker output goes to it as any background job's would.
+    private bool IsVisible => _shown && !Terminal.InBackground;
 
     private void Draw()
     {

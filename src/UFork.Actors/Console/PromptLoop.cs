@@ -9,6 +9,8 @@ namespace UFork.Prompt;
 /// The <c>ufork&gt;</c> prompt over a serving arbiter, on a thread of its own: a line naming a command
 /// of the one command set goes to the <see cref="CommandExecutor"/>, anything else is C#. Ctrl-D closes
 /// the prompt and serving goes on; Ctrl-C (a signal, handled by the caller, or a key) stops the arbiter.
+/// Ctrl-Z stops the whole job as usual; in the background the prompt neither reads nor draws, and
+/// <c>fg</c> brings it back, drawn again as it was.
 /// </summary>
 internal sealed class PromptLoop : IDisposable
 {
@@ -17,24 +19,33 @@ internal sealed class PromptLoop : IDisposable
     private readonly CommandExecutor _commands;
     private readonly TerminalKeys _keys = new();
     private readonly Thread _thread;
+    private readonly SignalDoor _signals;
     private CSharpEvaluator? _csharp;
 
-    private PromptLoop(Arbiter arbiter, PromptLine line)
+    private PromptLoop(Arbiter arbiter, PromptLine line, SignalDoor signals)
     {
         _arbiter = arbiter;
         _line = line;
+        _signals = signals;
         _commands = new CommandExecutor(arbiter.Actor, arbiter.Settings);
         _thread = new Thread(Run) { IsBackground = true, Name = "ufork-prompt" };
     }
 
     /// <summary>Shows the prompt when a person is at the terminal; null (and nothing reads stdin) otherwise.</summary>
-    public static PromptLoop? ShowIfInteractive(Arbiter arbiter, PromptLine line)
+    public static PromptLoop? ShowIfInteractive(Arbiter arbiter, PromptLine line, SignalDoor signals)
     {
         if (!Terminal.IsInteractive)
             return null;
-        var prompt = new PromptLoop(arbiter, line);
+        var prompt = new PromptLoop(arbiter, line, signals);
+        signals.ContinuedInForeground += prompt.TakeTerminalBack;
         prompt._thread.Start();
         return prompt;
+    }
+
+    private void TakeTerminalBack()
+    {
+        _keys.Wake();
+        _line.Redraw();
     }
 
     /// <summary>Takes the prompt away at once (leaving the line as typed); any C# still running finishes on its own.</summary>
@@ -46,6 +57,7 @@ internal sealed class PromptLoop : IDisposable
 
     public void Dispose()
     {
+        _signals.ContinuedInForeground -= TakeTerminalBack;
         Close();
         // Waiting for keys, the thread ends at once; still in a C# line, it is left to finish, and must keep the pipe.
         if (_thread.Join(TimeSpan.FromSeconds(1)))

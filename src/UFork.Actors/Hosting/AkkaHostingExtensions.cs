@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Configuration;
 using Akka.Hosting;
 using UFork.Configuration;
 using UFork.Output;
@@ -16,6 +17,12 @@ public static class AkkaHostingExtensions
     /// Starts an arbiter in the ActorSystem being configured. Settings come from the system's own HOCON
     /// (<c>ufork { }</c>, over uFork's reference.conf) unless <paramref name="settings"/> is given; worker
     /// lines go to <paramref name="output"/>, or to the process's stdout.
+    /// <para>
+    /// When the host stops (or the system terminates), CoordinatedShutdown stops the arbiter gracefully:
+    /// <paramref name="parentPreStop"/>, SIGTERM to every worker, the grace period, then SIGKILL. The phase
+    /// it runs in is given the grace period plus a margin, as HOCON added before this call says; a grace
+    /// period raised by HOCON added after it gets a warning at start.
+    /// </para>
     /// </summary>
     public static AkkaConfigurationBuilder WithUFork(
         this AkkaConfigurationBuilder builder,
@@ -23,17 +30,24 @@ public static class AkkaHostingExtensions
         UForkSettings? settings = null,
         IOutputSink? output = null,
         IReadOnlyList<ListenSocket>? sockets = null,
-        string name = "ufork")
+        string name = "ufork",
+        Func<Task>? parentPreStop = null)
     {
         builder.AddHocon(UForkConfig.Defaults, HoconAddMode.Append);
+        var configured = builder.Configuration.HasValue ? builder.Configuration.Value : Config.Empty;
+        var expected = settings ?? UForkSettings.FromConfig(configured);
+        builder.AddHocon(CoordinatedStop.PhaseTimeoutConfig(expected, configured), HoconAddMode.Prepend);
         return builder.WithActors((system, registry) =>
         {
             var options = new ArbiterOptions(
                 command,
                 settings ?? UForkSettings.FromConfig(system.Settings.Config),
                 output ?? new TaggedLineWriter(Console.OpenStandardOutput()),
-                sockets ?? []);
-            registry.Register<UForkArbiter>(system.ActorOf(ArbiterActor.Props(options), name));
+                sockets ?? [],
+                parentPreStop);
+            var arbiter = system.ActorOf(ArbiterActor.Props(options), name);
+            CoordinatedStop.Register(system, arbiter, arbiter.WatchAsync(), options.Settings);
+            registry.Register<UForkArbiter>(arbiter);
         });
     }
 }

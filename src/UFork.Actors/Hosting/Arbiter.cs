@@ -35,6 +35,7 @@ public sealed class Arbiter
         _ownedSystem = ownsSystem ? system : null;
         _promptLine = promptLine;
         Stopped = Actor.WatchAsync();
+        CoordinatedStop.Register(system, Actor, Stopped, options.Settings);
     }
 
     public IActorRef Actor { get; }
@@ -47,7 +48,12 @@ public sealed class Arbiter
     /// <summary>How the arbiter stopped: exit code 0 when asked to, or why it halted (its workers could not boot).</summary>
     public Task<ArbiterStopped> Exit { get; }
 
-    /// <summary>Starts an arbiter as an actor of an existing ActorSystem.</summary>
+    /// <summary>
+    /// Starts an arbiter as an actor of an existing ActorSystem. When the system stops (Terminate, or its
+    /// CoordinatedShutdown), the arbiter stops gracefully first; give the phase
+    /// <c>akka.coordinated-shutdown.phases.before-service-unbind.timeout</c> at least
+    /// <see cref="UForkSettings.ShutdownGrace"/> plus 5 s, or slow workers are SIGKILLed sooner (a warning says so).
+    /// </summary>
     public static Arbiter Start(ActorSystem system, ArbiterOptions options, string name = "ufork")
     {
         var (promptLine, withPrompt) = AroundPrompt(options);
@@ -57,7 +63,7 @@ public sealed class Arbiter
     /// <summary>Starts an arbiter in an ActorSystem of its own, logging into its output sink.</summary>
     public static Arbiter Start(ArbiterOptions options)
     {
-        var config = ConfigurationFactory.ParseString($$"""
+        var config = CoordinatedStop.PhaseTimeoutConfig(options.Settings, Config.Empty).WithFallback(ConfigurationFactory.ParseString($$"""
             akka {
               loggers = ["{{typeof(SinkLogger).AssemblyQualifiedName}}"]
               stdout-loglevel = WARNING
@@ -67,7 +73,7 @@ public sealed class Arbiter
               # Heartbeat deadlines are met within a tick; 20 ms keeps them sharp and the wake-ups few.
               scheduler.tick-duration = 20ms
             }
-            """);
+            """));
         var (promptLine, withPrompt) = AroundPrompt(options);
         var setup = ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(config), new OutputSinkSetup(withPrompt.Output));
         var system = ActorSystem.Create("ufork", setup);
@@ -102,16 +108,10 @@ public sealed class Arbiter
     /// <summary>The graceful stop: parent pre-stop hook, SIGTERM to all, SIGKILL after the grace period.</summary>
     public async Task StopAsync()
     {
+        // Not an Ask: the arbiter stops right after its ShutdownComplete, and an Ask of one already stopping
+        // would be a dead letter and a wait for the whole timeout. Nobody drops the reply; Stopped is the answer.
         if (!Stopped.IsCompleted)
-        {
-            try
-            {
-                await Actor.Ask<ShutdownComplete>(Shutdown.Instance, Settings.ShutdownGrace + AskTimeout);
-            }
-            catch (AskTimeoutException) when (Stopped.IsCompleted)
-            {
-            }
-        }
+            Actor.Tell(Shutdown.Instance, ActorRefs.Nobody);
         await Stopped;
         if (_ownedSystem is not null)
             await _ownedSystem.Terminate();
@@ -124,8 +124,15 @@ public sealed class Arbiter
     /// </summary>
     public async Task<int> RunUntilSignalledAsync()
     {
-        using var prompt = PromptLoop.ShowIfInteractive(this, _promptLine);
-        using var signals = new SignalDoor(Actor, onStop: () => prompt?.Close());
+        using var signals = new SignalDoor();
+        return await RunUntilSignalledAsync(signals);
+    }
+
+    /// <summary><see cref="RunUntilSignalledAsync()"/> with signals caught since before this arbiter started.</summary>
+    private async Task<int> RunUntilSignalledAsync(SignalDoor signals)
+    {
+        using var prompt = PromptLoop.ShowIfInteractive(this, _promptLine, signals);
+        signals.Attach(Actor, onStop: () => prompt?.Close());
         await Stopped;
         await StopAsync();
         return await ExitCodeAsync();
@@ -185,12 +192,15 @@ public sealed class Arbiter
     {
         if (Daemonizer.MustDetach(settings))
             return await Daemonizer.DetachAsync(settings);
+        // Before the pidfile and the control socket tell anyone to signal this process: a signal taking its
+        // default action now would end it (HUP, USR1) or stop it (TTIN).
+        using var signals = new SignalDoor();
         await using var process = ArbiterProcess.Open(settings);
         using var sockets = ListenSockets.Bind(bind, settings.Backlog);
         sockets.Announce(process.Output);
         var arbiter = Start(new ArbiterOptions(command, settings, process.Output, sockets.Sockets, parentPreStop));
         process.Attach(arbiter);
-        return await arbiter.RunUntilSignalledAsync();
+        return await arbiter.RunUntilSignalledAsync(signals);
     }
 
     /// <summary>

@@ -27,7 +27,11 @@ public abstract class ArbiterTestKit : Akka.TestKit.Xunit2.TestKit, IAsyncLifeti
     private readonly ConcurrentBag<int> _pids = [];
     private readonly List<Arbiter> _arbiters = [];
 
-    protected ArbiterTestKit(ITestOutputHelper output) : base("akka.loglevel = INFO", output: output)
+    protected ArbiterTestKit(ITestOutputHelper output) : base("""
+        akka.loglevel = INFO
+        # Covers the test arbiters' grace period, as an application embedding one would set it.
+        akka.coordinated-shutdown.phases.before-service-unbind.timeout = 10s
+        """, output: output)
     {
         var tracker = Sys.ActorOf(act => act.Receive<WorkerStarted>((started, _) => _pids.Add(started.Pid)));
         Sys.EventStream.Subscribe(tracker, typeof(WorkerStarted));

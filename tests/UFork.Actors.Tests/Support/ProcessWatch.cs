@@ -10,16 +10,19 @@ public static class ProcessWatch
     /// Alive and not a zombie. Once an arbiter is dead its workers' zombies belong to PID 1, which in
     /// some sandboxes never reaps them; they are dead all the same.
     /// </summary>
-    public static bool IsRunning(int pid)
+    public static bool IsRunning(int pid) => State(pid) is { } state && state != 'Z';
+
+    /// <summary>The state letter of /proc/pid/stat (R, S, T for stopped, Z...), or null once the process is gone.</summary>
+    public static char? State(int pid)
     {
         try
         {
             var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)..][0] != 'Z';
+            return stat[(stat.LastIndexOf(')') + 2)..][0];
         }
         catch (IOException)
         {
-            return false;
+            return null;
         }
     }
 
