@@ -13,7 +13,9 @@ namespace UFork.Http;
 
 /// <summary>
 /// Kestrel in a worker, serving the listening sockets the arbiter bound and every worker shares
-/// (<see cref="WorkerContext.ListenFds"/>); the kernel spreads connections across the workers. When
+/// (<see cref="WorkerContext.ListenFds"/>); the kernel spreads connections across the workers. Once Kestrel
+/// accepts on those sockets it calls <see cref="WorkerContext.Ready"/>, so a worker counts as ready only when
+/// it can answer (during a rolling restart, the worker it replaces serves until then). When
 /// <c>stopping</c> is cancelled (SIGTERM) the worker stops accepting and becomes a <see cref="LameDuck"/>
 /// for up to <see cref="UForkHttpOptions.LameDuckPeriod"/>, until its clients have been told to reconnect;
 /// then Kestrel stops, lets requests still in flight finish within <see cref="UForkHttpOptions.DrainTimeout"/>,
@@ -70,6 +72,7 @@ public static class UForkHttp
         await using (app)
         {
             await app.StartAsync(CancellationToken.None);
+            worker.Ready();
             using var stopRequested = CancellationTokenSource.CreateLinkedTokenSource(stopping, app.Lifetime.ApplicationStopping);
             await Task.Delay(Timeout.Infinite, stopRequested.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             await lameDuck.DrainAsync(lameDuckPeriod);

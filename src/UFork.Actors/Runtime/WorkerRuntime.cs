@@ -5,8 +5,10 @@ namespace UFork.Runtime;
 
 /// <summary>
 /// What runs inside a .NET worker process: the post-fork function, with heartbeats (and self-checks)
-/// sent from a thread of their own so busy user code cannot starve them, a stop token that SIGTERM
-/// cancels, and a watch on the arbiter's lifeline so that the worker never outlives its arbiter.
+/// sent from the thread pool (<see cref="HeartbeatLoop"/>), so that an app that can no longer run its work
+/// falls silent; the ready message when the post-fork function calls <see cref="WorkerContext.Ready"/>;
+/// a stop token that SIGTERM cancels; and a watch on the arbiter's lifeline, from a thread of its own, so
+/// that even a starved worker never outlives its arbiter.
 /// </summary>
 public sealed class WorkerRuntime
 {
@@ -23,6 +25,10 @@ public sealed class WorkerRuntime
 
     private WorkerRuntime(int workerId) => _workerId = workerId;
 
+    /// <summary>
+    /// Runs <paramref name="postFork"/> as this worker's job and returns the process's exit code; the
+    /// worker is <em>starting</em> until it calls <see cref="WorkerContext.Ready"/>.
+    /// </summary>
     public static async Task<int> RunAsync(
         Func<WorkerContext, CancellationToken, Task> postFork,
         Func<Task>? childPreExit = null)
@@ -36,14 +42,17 @@ public sealed class WorkerRuntime
     {
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; _stopping.Cancel(); });
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; _stopping.Cancel(); });
-        StartHeartbeats();
+        var listenFds = Enumerable.Range(3, WorkerEnvironment.ReadInt(WorkerEnvironment.ListenFds) ?? 0).ToList();
+        var heartbeats = WorkerEnvironment.ReadInt(WorkerEnvironment.HeartbeatFd) is { } fd ? new HeartbeatPipe(fd) : null;
+        var worker = new WorkerContext(_workerId, Environment.ProcessId, listenFds, heartbeats);
+        if (heartbeats is not null)
+            _ = BeatAsync(heartbeats, worker);
         WatchLifeline();
 
-        var listenFds = Enumerable.Range(3, WorkerEnvironment.ReadInt(WorkerEnvironment.ListenFds) ?? 0).ToList();
         var exitCode = 0;
         try
         {
-            await postFork(new WorkerContext(_workerId, Environment.ProcessId, listenFds), _stopping.Token);
+            await postFork(worker, _stopping.Token);
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
@@ -62,33 +71,23 @@ public sealed class WorkerRuntime
         return _exitCode ?? exitCode;
     }
 
-    /// <summary>The first beat goes before user code runs (the runtime is up); the rest from their own thread.</summary>
-    private void StartHeartbeats()
+    /// <summary>Returns at the loop's first await: the first beat waits an interval, on the pool.</summary>
+    private async Task BeatAsync(HeartbeatPipe pipe, WorkerContext worker)
     {
-        if (WorkerEnvironment.ReadInt(WorkerEnvironment.HeartbeatFd) is not { } fd)
-            return;
         var interval = TimeSpan.FromMilliseconds(WorkerEnvironment.ReadInt(WorkerEnvironment.HeartbeatIntervalMs) ?? 1000);
         var memoryLimit = long.TryParse(Environment.GetEnvironmentVariable(WorkerEnvironment.MemoryLimit), out var bytes) ? bytes : long.MaxValue;
-        var pipe = new FileStream(new SafeFileHandle(fd, ownsHandle: true), FileAccess.Write, bufferSize: 0);
-        var beat = new byte[] { 1 };
-        pipe.Write(beat);
-        StartThread("ufork-heartbeat", () =>
+        string? violation;
+        try
         {
-            try
-            {
-                string? violation;
-                while ((violation = SelfCheck.Violation(memoryLimit)) is null)
-                {
-                    Thread.Sleep(interval);
-                    pipe.Write(beat);
-                }
-                ExitSoon($"{violation}; exiting to be replaced", ExitTempFail);
-            }
-            catch (IOException)
-            {
-                // The arbiter closed its end: the lifeline takes it from here.
-            }
-        });
+            violation = await new HeartbeatLoop(pipe, worker, interval, memoryLimit).RunAsync();
+        }
+        catch (Exception e)
+        {
+            ExitSoon($"heartbeats failed: {e}", ExitSoftware);
+            return;
+        }
+        if (violation is not null)
+            ExitSoon($"{violation}; exiting to be replaced", ExitTempFail);
     }
 
     private void WatchLifeline()
