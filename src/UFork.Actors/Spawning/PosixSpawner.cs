@@ -86,7 +86,7 @@ internal static unsafe class PosixSpawner
                 throw new IOException($"cannot start {spec.FileName}: {killedBecause}");
             }
             if (error != 0)
-                throw new IOException($"cannot start {spec.FileName}: posix_spawn: {PosixError.Describe(error)}");
+                throw new IOException($"cannot start {spec.FileName}: posix_spawn: {DescribeSpawnError(error)}");
 
             var pidfd = -1;
             if (openPidfd && (pidfd = Libc.PidfdOpen(pid)) < 0)
@@ -115,6 +115,12 @@ internal static unsafe class PosixSpawner
             foreach (var s in strings) Marshal.FreeCoTaskMem(s);
         }
     }
+
+    /// <summary>clone's EAGAIN means a process limit, which strerror calls "resource temporarily unavailable".</summary>
+    private static string DescribeSpawnError(int error) =>
+        error == NativeConvert.FromErrno(Errno.EAGAIN)
+            ? "too many processes (EAGAIN): RLIMIT_NPROC or the cgroup's pids.max is reached"
+            : PosixError.Describe(error);
 
     /// <summary>Waits for a child known to be dead or dying; it is gone at once, and nothing else may reap it.</summary>
     private static void Reap(int pid)
