@@ -10,6 +10,8 @@ namespace UFork.Spawning;
 /// </summary>
 public sealed class ChildProcess
 {
+    private long _exitedAtTicks;
+
     internal ChildProcess(int pid, int stdoutFd, int stderrFd, Task<ExitStatus> exited)
     {
         Pid = pid;
@@ -19,11 +21,35 @@ public sealed class ChildProcess
         StartedAt = DateTimeOffset.UtcNow;
     }
 
+    /// <summary>The process id; it leads a process group of the same number.</summary>
     public int Pid { get; }
+
+    /// <summary>The read end of its stdout pipe.</summary>
     public Stream Stdout { get; }
+
+    /// <summary>The read end of its stderr pipe.</summary>
     public Stream Stderr { get; }
+
+    /// <summary>Completes with the exit status once the process has been reaped.</summary>
     public Task<ExitStatus> Exited { get; }
+
+    /// <summary>When posix_spawn returned.</summary>
     public DateTimeOffset StartedAt { get; }
+
+    /// <summary>
+    /// When the process died (its pidfd became readable), set before <see cref="Exited"/> completes; null while
+    /// it runs. Uptime ends here, not when the death is reported: a grandchild holding the output pipe open
+    /// delays the report, not the death.
+    /// </summary>
+    public DateTimeOffset? ExitedAt
+    {
+        get
+        {
+            var ticks = Interlocked.Read(ref _exitedAtTicks);
+            return ticks == 0 ? null : new DateTimeOffset(ticks, TimeSpan.Zero);
+        }
+    }
+
     public bool HasExited => Exited.IsCompleted;
 
     /// <summary>
@@ -35,6 +61,8 @@ public sealed class ChildProcess
         if (!HasExited)
             Syscall.kill(-Pid, signal);
     }
+
+    internal void RecordExit(DateTimeOffset at) => Interlocked.CompareExchange(ref _exitedAtTicks, at.UtcTicks, 0);
 
     /// <summary>A pipe stream reads asynchronously through epoll on Linux: no thread waits per pipe.</summary>
     internal static Stream ReadEnd(int fd) =>

@@ -4,8 +4,8 @@ namespace UFork.Spawning;
 
 /// <summary>
 /// The few libc calls Mono.Posix does not offer: posix_spawn (which runs no managed code in the
-/// child), pipe2 with O_CLOEXEC (atomic, so no other thread's child inherits our pipes), and pidfd_open
-/// (so a process exit is an event on a file descriptor, not something to poll for).
+/// child), pipe2 with O_CLOEXEC (atomic, so no other thread's child inherits our pipes), pidfd_open
+/// (so a process exit is an event on a file descriptor, not something to poll for), gettid and prctl.
 /// </summary>
 internal static unsafe class Libc
 {
@@ -18,6 +18,7 @@ internal static unsafe class Libc
     public const short POSIX_SPAWN_SETSID = 0x80;
     public const int O_RDONLY = 0;
     private const long SYS_pidfd_open = 434;
+    public const int PR_SET_CHILD_SUBREAPER = 36;
 
     // glibc's opaque types are 80 and 336 bytes on x86-64 and arm64; 1 KiB leaves room for any libc.
     public const int OpaqueStructSize = 1024;
@@ -52,6 +53,7 @@ internal static unsafe class Libc
     [DllImport("libc", SetLastError = true)]
     public static extern int getrlimit(int resource, out Rlimit limit);
 
+    /// <summary>A pidfd for <paramref name="pid"/>, or -1 with errno set.</summary>
     public static int PidfdOpen(int pid) => (int)syscall(SYS_pidfd_open, pid, 0);
 
     private const ulong FIONREAD = 0x541B;
@@ -78,6 +80,12 @@ internal static unsafe class Libc
                 pipe.DangerousRelease();
         }
     }
+
+    [DllImport("libc", SetLastError = true)]
+    public static extern int gettid();
+
+    [DllImport("libc", SetLastError = true)]
+    public static extern int prctl(int option, ulong arg2, ulong arg3, ulong arg4, ulong arg5);
 
     [DllImport("libc")]
     public static extern int posix_spawn(out int pid, byte* path, void* fileActions, void* attr, byte** argv, byte** envp);
@@ -145,7 +153,7 @@ internal static unsafe class Libc
     {
         var fds = stackalloc int[2];
         if (pipe2(fds, O_CLOEXEC) != 0)
-            throw new IOException($"pipe2 failed: {Marshal.GetLastPInvokeErrorMessage()}");
+            throw new IOException($"pipe2: {PosixError.DescribeLast()}");
         return (fds[0], fds[1]);
     }
 }

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Mono.Unix.Native;
 
 namespace UFork.Spawning;
 
@@ -13,28 +14,45 @@ namespace UFork.Spawning;
 /// </summary>
 internal static unsafe class PosixSpawner
 {
-    public readonly record struct Spawned(int Pid, int StdoutFd, int StderrFd);
+    /// <summary>A started process: its pid, the read ends of its stdout and stderr, and its pidfd (or -1).</summary>
+    public readonly record struct Spawned(int Pid, int StdoutFd, int StderrFd, int Pidfd);
 
-    public static Spawned Spawn(ProcessSpec spec)
+    /// <summary>
+    /// Starts <paramref name="spec"/>; with <paramref name="openPidfd"/>, also opens its pidfd at once, so that no
+    /// started child is ever left without a way to learn of its exit (one that cannot be watched is killed and
+    /// reaped). Every fd this opens is closed again on every failure.
+    /// </summary>
+    /// <exception cref="IOException">The process could not be started (one line, with the errno name).</exception>
+    public static Spawned Spawn(ProcessSpec spec, bool openPidfd = false, SpawnWatchdog? watchdog = null)
     {
-        var stdout = Libc.Pipe();
-        var stderr = Libc.Pipe();
-        var movedFds = MoveAboveTargets(spec.InheritedFds);
+        var closeAfterSpawn = new List<int>(); // write ends and moved copies: the child holds its own by then
+        var closeOnFailure = new List<int>();  // what is handed to the caller on success
         var actions = NativeMemory.AllocZeroed(Libc.OpaqueStructSize);
         var attr = NativeMemory.AllocZeroed(Libc.OpaqueStructSize);
         var sigset = NativeMemory.AllocZeroed(Libc.OpaqueStructSize);
         var strings = new List<IntPtr>();
+        byte** argv = null, envp = null;
+        bool actionsReady = false, attrReady = false;
         try
         {
-            Libc.posix_spawn_file_actions_init(actions);
-            var devNull = Utf8("/dev/null", strings);
-            Check(Libc.posix_spawn_file_actions_addopen(actions, 0, devNull, Libc.O_RDONLY, 0), "addopen");
+            var stdout = Libc.Pipe();
+            closeOnFailure.Add(stdout.Read);
+            closeAfterSpawn.Add(stdout.Write);
+            var stderr = Libc.Pipe();
+            closeOnFailure.Add(stderr.Read);
+            closeAfterSpawn.Add(stderr.Write);
+            var movedFds = MoveAboveTargets(spec.InheritedFds, closeAfterSpawn);
+
+            Check(Libc.posix_spawn_file_actions_init(actions), "file_actions_init");
+            actionsReady = true;
+            Check(Libc.posix_spawn_file_actions_addopen(actions, 0, Utf8(spec.StdinPath, strings), Libc.O_RDONLY, 0), "addopen");
             Check(Libc.posix_spawn_file_actions_adddup2(actions, stdout.Write, 1), "adddup2");
             Check(Libc.posix_spawn_file_actions_adddup2(actions, stderr.Write, 2), "adddup2");
             for (var i = 0; i < movedFds.Count; i++)
                 Check(Libc.posix_spawn_file_actions_adddup2(actions, movedFds[i], 3 + i), "adddup2");
 
-            Libc.posix_spawnattr_init(attr);
+            Check(Libc.posix_spawnattr_init(attr), "attr_init");
+            attrReady = true;
             var detach = spec.NewSession ? Libc.POSIX_SPAWN_SETSID : Libc.POSIX_SPAWN_SETPGROUP;
             Check(Libc.posix_spawnattr_setflags(attr,
                 (short)(detach | Libc.POSIX_SPAWN_SETSIGMASK | Libc.POSIX_SPAWN_SETSIGDEF)), "setflags");
@@ -46,40 +64,69 @@ internal static unsafe class PosixSpawner
                     Libc.sigaddset(sigset, signal);
             Check(Libc.posix_spawnattr_setsigdefault(attr, sigset), "setsigdefault");
 
-            var argv = NullTerminated(spec.Arguments.Prepend(spec.FileName), strings);
-            var envp = NullTerminated(MergedEnvironment(spec.Environment), strings);
+            argv = NullTerminated(spec.Arguments.Prepend(spec.FileName), strings);
+            envp = NullTerminated(MergedEnvironment(spec.Environment), strings);
+            var path = Utf8(spec.FileName, strings);
+
+            watchdog?.Begin();
+            int error, pid;
+            string? killedBecause;
             try
             {
-                var error = Libc.posix_spawn(out var pid, Utf8(spec.FileName, strings), actions, attr, argv, envp);
-                if (error != 0)
-                    throw new IOException($"cannot start {spec.FileName}: {Marshal.GetPInvokeErrorMessage(error)}");
-                return new Spawned(pid, stdout.Read, stderr.Read);
+                error = Libc.posix_spawn(out pid, path, actions, attr, argv, envp);
             }
             finally
             {
-                NativeMemory.Free(argv);
-                NativeMemory.Free(envp);
+                killedBecause = watchdog?.End();
             }
-        }
-        catch
-        {
-            Libc.close(stdout.Read);
-            Libc.close(stderr.Read);
-            throw;
+            if (killedBecause is not null)
+            {
+                if (error == 0) // glibc reports a child killed before exec as started
+                    Reap(pid);
+                throw new IOException($"cannot start {spec.FileName}: {killedBecause}");
+            }
+            if (error != 0)
+                throw new IOException($"cannot start {spec.FileName}: posix_spawn: {DescribeSpawnError(error)}");
+
+            var pidfd = -1;
+            if (openPidfd && (pidfd = Libc.PidfdOpen(pid)) < 0)
+            {
+                var reason = PosixError.DescribeLast();
+                Syscall.kill(pid, Signum.SIGKILL);
+                Reap(pid);
+                throw new IOException($"cannot start {spec.FileName}: pidfd_open: {reason}; pid {pid} could not be watched, so it was killed");
+            }
+            closeOnFailure.Clear();
+            return new Spawned(pid, stdout.Read, stderr.Read, pidfd);
         }
         finally
         {
-            Libc.close(stdout.Write);
-            Libc.close(stderr.Write);
-            for (var i = 0; i < movedFds.Count; i++)
-                if (movedFds[i] != spec.InheritedFds[i])
-                    Libc.close(movedFds[i]);
-            Libc.posix_spawn_file_actions_destroy(actions);
-            Libc.posix_spawnattr_destroy(attr);
+            foreach (var fd in closeOnFailure.Concat(closeAfterSpawn))
+                Libc.close(fd);
+            if (actionsReady)
+                Libc.posix_spawn_file_actions_destroy(actions);
+            if (attrReady)
+                Libc.posix_spawnattr_destroy(attr);
             NativeMemory.Free(actions);
             NativeMemory.Free(attr);
             NativeMemory.Free(sigset);
+            NativeMemory.Free(argv);
+            NativeMemory.Free(envp);
             foreach (var s in strings) Marshal.FreeCoTaskMem(s);
+        }
+    }
+
+    /// <summary>clone's EAGAIN means a process limit, which strerror calls "resource temporarily unavailable".</summary>
+    private static string DescribeSpawnError(int error) =>
+        error == NativeConvert.FromErrno(Errno.EAGAIN)
+            ? "too many processes (EAGAIN): RLIMIT_NPROC or the cgroup's pids.max is reached"
+            : PosixError.Describe(error);
+
+    /// <summary>Waits for a child known to be dead or dying; it is gone at once, and nothing else may reap it.</summary>
+    private static void Reap(int pid)
+    {
+        while (Syscall.waitpid(pid, out _, 0) < 0 && Stdlib.GetLastError() == Errno.EINTR)
+        {
         }
     }
 
@@ -87,10 +134,24 @@ internal static unsafe class PosixSpawner
     /// dup2 file actions run in order, so a source fd that is also a target number would be overwritten
     /// before it is copied; sources below the target range are first copied above it.
     /// </summary>
-    private static List<int> MoveAboveTargets(IReadOnlyList<int> fds)
+    private static List<int> MoveAboveTargets(IReadOnlyList<int> fds, List<int> copies)
     {
         var firstFree = 3 + fds.Count;
-        return fds.Select(fd => fd >= firstFree ? fd : Libc.fcntl(fd, Libc.F_DUPFD_CLOEXEC, firstFree)).ToList();
+        var moved = new List<int>(fds.Count);
+        foreach (var fd in fds)
+        {
+            if (fd >= firstFree)
+            {
+                moved.Add(fd);
+                continue;
+            }
+            var copy = Libc.fcntl(fd, Libc.F_DUPFD_CLOEXEC, firstFree);
+            if (copy < 0)
+                throw new IOException($"cannot hand fd {fd} to a child: fcntl(F_DUPFD_CLOEXEC): {PosixError.DescribeLast()}");
+            copies.Add(copy);
+            moved.Add(copy);
+        }
+        return moved;
     }
 
     private static IEnumerable<string> MergedEnvironment(IReadOnlyDictionary<string, string> additions)
@@ -122,6 +183,6 @@ internal static unsafe class PosixSpawner
     private static void Check(int error, string call)
     {
         if (error != 0)
-            throw new IOException($"posix_spawn {call} failed: {Marshal.GetPInvokeErrorMessage(error)}");
+            throw new IOException($"posix_spawn_{call}: {PosixError.Describe(error)}");
     }
 }

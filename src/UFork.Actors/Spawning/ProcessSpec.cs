@@ -11,4 +11,11 @@ public sealed record ProcessSpec(
     IReadOnlyList<string> Arguments,
     IReadOnlyDictionary<string, string> Environment,
     IReadOnlyList<int> InheritedFds,
-    bool NewSession = false);
+    bool NewSession = false)
+{
+    /// <summary>
+    /// What the child reads as stdin. Only tests change it: a FIFO no one writes to holds a child inside
+    /// posix_spawn, before exec, as a job-control stop would.
+    /// </summary>
+    internal string StdinPath { get; init; } = "/dev/null";
+}

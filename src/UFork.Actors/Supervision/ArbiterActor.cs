@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Event;
 using UFork.Configuration;
 using UFork.Output;
+using UFork.Spawning;
 using UFork.Worker;
 
 namespace UFork.Supervision;
@@ -78,6 +79,8 @@ public sealed class ArbiterActor : ReceiveActor
 
     protected override void PreStart()
     {
+        if (ProcessReactor.ShouldAdoptOrphans(_settings.Subreaper))
+            ProcessReactor.Shared.AdoptOrphans();
         _log.Info("arbiter starting {0} workers: {1}", _size, _options.Command);
         for (var slot = 0; slot < _size; slot++)
             SpawnWorker(slot);

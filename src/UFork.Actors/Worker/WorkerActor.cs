@@ -321,8 +321,19 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers, IWithUnboundedSta
 
     private static async Task ReportExitAsync(ChildProcess process, Task outputDrained, IActorRef self)
     {
-        var status = await process.Exited;
-        var uptime = DateTimeOffset.UtcNow - process.StartedAt;
+        ExitStatus status;
+        try
+        {
+            status = await process.Exited;
+        }
+        catch (IOException)
+        {
+            // The process reactor failed and can watch no process (its fault is logged with every spawn):
+            // one that cannot be watched is killed rather than left running unseen.
+            Syscall.kill(-process.Pid, Signum.SIGKILL);
+            status = ExitStatus.Unknown;
+        }
+        var uptime = (process.ExitedAt ?? DateTimeOffset.UtcNow) - process.StartedAt;
         await Task.WhenAny(outputDrained, Task.Delay(OutputDrainLimit));
         self.Tell(new ProcessExited(process.Pid, status, uptime));
     }

@@ -31,14 +31,47 @@ internal sealed record LaunchedWorker(ChildProcess Process, Stream Heartbeats)
 /// </summary>
 internal static class WorkerLauncher
 {
-    // Its write end stays open, unshared, for the life of the arbiter process: when the arbiter dies,
-    // for whatever reason, every worker's read end sees EOF within milliseconds.
-    private static readonly (int Read, int Write) Lifeline = Libc.Pipe();
+    private static readonly object LifelineGate = new();
+    private static (int Read, int Write)? _lifeline;
+
+    /// <summary>
+    /// Its write end stays open, unshared, for the life of the arbiter process: when the arbiter dies,
+    /// for whatever reason, every worker's read end sees EOF within milliseconds. Made on first use, so that
+    /// a failure (no fd left) fails that launch with its reason, and the next launch tries again.
+    /// </summary>
+    private static int LifelineReadEnd()
+    {
+        lock (LifelineGate)
+            return (_lifeline ??= Libc.Pipe()).Read;
+    }
 
     public static async Task<LaunchedWorker> LaunchAsync(
         WorkerCommand command, int slot, UForkSettings settings, IReadOnlyList<ListenSocket> sockets)
     {
+        var lifeline = LifelineReadEnd();
         var heartbeat = Libc.Pipe();
+        try
+        {
+            var process = await ProcessReactor.Shared.SpawnAsync(new ProcessSpec(
+                command.IsUForkRuntime ? command.FileName : Setpriv,
+                WrappedArguments(command, sockets.Count > 0),
+                WorkerVariables(slot, settings, sockets),
+                [.. sockets.Select(s => s.Fd), heartbeat.Write, lifeline]));
+            return new LaunchedWorker(process, ChildProcess.ReadEnd(heartbeat.Read));
+        }
+        catch
+        {
+            Libc.close(heartbeat.Read);
+            throw;
+        }
+        finally
+        {
+            Libc.close(heartbeat.Write);
+        }
+    }
+
+    private static Dictionary<string, string> WorkerVariables(int slot, UForkSettings settings, IReadOnlyList<ListenSocket> sockets)
+    {
         var n = sockets.Count;
         var environment = new Dictionary<string, string>
         {
@@ -55,25 +88,7 @@ internal static class WorkerLauncher
             environment[WorkerEnvironment.ListenFds] = n.ToString();
             environment[WorkerEnvironment.ListenFdNames] = string.Join(':', sockets.Select(s => s.Name));
         }
-        var fds = sockets.Select(s => s.Fd).Append(heartbeat.Write).Append(Lifeline.Read).ToList();
-        try
-        {
-            var process = await ProcessReactor.Shared.SpawnAsync(new ProcessSpec(
-                command.IsUForkRuntime ? command.FileName : Setpriv,
-                WrappedArguments(command, n > 0),
-                environment,
-                fds));
-            return new LaunchedWorker(process, ChildProcess.ReadEnd(heartbeat.Read));
-        }
-        catch
-        {
-            Libc.close(heartbeat.Read);
-            throw;
-        }
-        finally
-        {
-            Libc.close(heartbeat.Write);
-        }
+        return environment;
     }
 
     private const string Setpriv = "/usr/bin/setpriv";
