@@ -64,6 +64,70 @@ public sealed class DaemonTests
         Assert.Equal(workers, JsonDocument.Parse(status.Stdout).RootElement.EnumerateArray().Select(w => w.GetProperty("pid").GetInt32()));
     }
 
+    [Theory]
+    [InlineData("directory", "is a directory")]
+    [InlineData("file", "holds something other than a pid; refusing to overwrite it")]
+    public async Task A_pidfile_path_holding_something_else_is_refused_in_one_line_and_kept(string kind, string problem)
+    {
+        using var directory = new TempDirectory();
+        var pidFile = directory.File("app.pid");
+        if (kind == "directory")
+            Directory.CreateDirectory(pidFile);
+        else
+            await File.WriteAllTextAsync(pidFile, "server {\n  listen 80;\n}\n");
+
+        await using var ufork = UForkProcess.Start(["run", "--pidfile", pidFile, "-w", "1", .. Sleepers]);
+
+        Assert.Equal(2, await ufork.WaitForExitAsync(Patience));
+        Assert.Equal([$"ufork: pidfile {pidFile} {problem}"], ufork.Stderr);
+        Assert.Empty(ufork.Stdout);
+        if (kind == "directory")
+            Assert.True(Directory.Exists(pidFile));
+        else
+            Assert.Equal("server {\n  listen 80;\n}\n", await File.ReadAllTextAsync(pidFile));
+    }
+
+    /// <summary>After a crash, a supervisor may start arbiters again in a hurry: the dead one's files must let exactly one in.</summary>
+    [Fact]
+    public async Task Of_arbiters_started_at_once_on_a_dead_ones_pidfile_exactly_one_runs()
+    {
+        const int starts = 4;
+        using var directory = new TempDirectory();
+        var pidFile = directory.File("app.pid");
+        using (var gone = Process.Start("/bin/true"))
+        {
+            await gone.WaitForExitAsync();
+            await File.WriteAllTextAsync(pidFile, $"{gone.Id}\n");
+        }
+        using (var dead = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+            dead.Bind(new UnixDomainSocketEndPoint(pidFile + ".sock"));
+        var arbiters = Enumerable.Range(0, starts).Select(_ => UForkProcess.Start(["run", "--pidfile", pidFile, "-w", "1", .. Sleepers])).ToList();
+        try
+        {
+            // Each either refuses and exits, or says it runs.
+            await Task.WhenAll(arbiters.Select(a => Task.WhenAny(
+                a.WaitForExitAsync(Patience),
+                a.WaitForLineAsync(l => l.StartsWith("[ufork] arbiter pid "), Patience))));
+            var running = arbiters.Where(a => !a.Stderr.Any(l => l.StartsWith("ufork: already running"))).ToList();
+
+            var winner = Assert.Single(running);
+            Assert.Equal($"{winner.Pid}\n", await File.ReadAllTextAsync(pidFile));
+            foreach (var loser in arbiters.Except(running))
+            {
+                Assert.Equal(2, await loser.WaitForExitAsync(Patience));
+                Assert.Matches($@"^ufork: already running as pid \d+ \(pidfile {Regex.Escape(pidFile)}\)$", Assert.Single(loser.Stderr));
+            }
+            winner.Signal(Mono.Unix.Native.Signum.SIGTERM);
+            Assert.Equal(0, await winner.WaitForExitAsync(Patience));
+            Assert.Empty(Directory.GetFileSystemEntries(directory.Path));
+        }
+        finally
+        {
+            foreach (var arbiter in arbiters)
+                await arbiter.DisposeAsync();
+        }
+    }
+
     [Fact]
     public async Task A_stale_pidfile_and_control_socket_are_taken_over()
     {

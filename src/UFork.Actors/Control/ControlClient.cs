@@ -1,12 +1,21 @@
 using System.Net.Sockets;
 using System.Text;
+using Mono.Unix.Native;
 
 namespace UFork.Control;
 
-/// <summary>Sends one command to an arbiter's control socket and returns its answer: <c>ufork ctl</c>'s core.</summary>
+/// <summary>
+/// Sends one command to an arbiter's control socket and returns its answer: <c>ufork ctl</c>'s core. It
+/// talks only to a server of its own uid or root, as the kernel reports it (SO_PEERCRED): anyone who
+/// could make the socket's path first could otherwise hear the command and answer it.
+/// </summary>
 public static class ControlClient
 {
-    /// <exception cref="ControlClientException">Nothing listens there, or no answer came within <paramref name="timeout"/>.</exception>
+    private static readonly uint OwnUid = Syscall.geteuid();
+
+    /// <exception cref="ControlClientException">
+    /// Nothing listens there, another user's process does, or no answer came within <paramref name="timeout"/>.
+    /// </exception>
     public static async Task<(bool Ok, string Output)> SendAsync(string path, string command, bool json, TimeSpan timeout)
     {
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
@@ -14,6 +23,10 @@ public static class ControlClient
         try
         {
             await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), deadline.Token);
+            var server = PeerCredentials.Of(socket);
+            if (server.Uid != OwnUid && server.Uid != 0)
+                throw new ControlClientException(
+                    $"refused: the socket {path} is served by uid {server.Uid}, not by {(OwnUid == 0 ? "root" : $"uid {OwnUid} or root")}");
             await socket.SendAsync(Encoding.UTF8.GetBytes(ControlProtocol.Request(command, json)), SocketFlags.None, deadline.Token);
             var response = await ReadToEndAsync(socket, deadline.Token);
             return ControlProtocol.ParseResponse(response)

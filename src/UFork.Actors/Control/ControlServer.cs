@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net.Sockets;
 using System.Text;
 using Mono.Unix.Native;
+using UFork.Daemon;
 using UFork.Hosting;
 using UFork.Output;
 
@@ -10,6 +11,9 @@ namespace UFork.Control;
 /// <summary>
 /// The arbiter's control socket: a Unix socket of mode 0600 that serves only peers of the arbiter's own
 /// uid or root, as the kernel reports them (SO_PEERCRED), in the format of <see cref="ControlProtocol"/>.
+/// Who may bind it is decided by a lock file beside it, <c>PATH.lock</c>, held for the server's life:
+/// of two arbiters starting at once exactly one binds, and a socket file left by a dead one is removed
+/// only by the one holding the lock.
 /// Every client is served on its own, with its request bounded in size (4 KiB) and time (2 s) and at most
 /// 32 at once, so a slow, garbled or hostile client gets an error and holds up neither the arbiter nor
 /// another client.
@@ -23,15 +27,17 @@ public sealed class ControlServer : IAsyncDisposable
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
     private static readonly uint OwnUid = Syscall.geteuid();
 
+    private readonly LockFile _lock;
     private readonly Socket _listener;
     private readonly CancellationTokenSource _closing = new();
     private readonly SemaphoreSlim _clientSlots = new(MaxClients);
     private readonly ConcurrentDictionary<Task, bool> _clients = new();
     private Task _accepting = Task.CompletedTask;
 
-    private ControlServer(string path, Socket listener)
+    private ControlServer(string path, LockFile pathLock, Socket listener)
     {
         Path = path;
+        _lock = pathLock;
         _listener = listener;
     }
 
@@ -39,33 +45,61 @@ public sealed class ControlServer : IAsyncDisposable
 
     /// <summary>
     /// Listens at <paramref name="path"/>, replacing a stale socket file; clients wait in the backlog
-    /// until <see cref="Serve"/>.
+    /// until <see cref="Serve"/>. The default path's directory is made first, or checked to be private.
     /// </summary>
-    /// <exception cref="ArbiterStartException">A live arbiter listens there, or the socket cannot be made.</exception>
+    /// <exception cref="ArbiterStartException">Another arbiter holds the path, or the socket cannot be made.</exception>
     public static ControlServer Bind(string path)
     {
-        RemoveStaleSocket(path);
+        if (System.IO.Path.GetDirectoryName(path) == ControlSocketPath.DefaultDirectory)
+            PrivateDirectory.Ensure(ControlSocketPath.DefaultDirectory);
+        var pathLock = LockFile.TryAcquire(path + ".lock", "control socket lock")
+                       ?? throw new ArbiterStartException(HolderPid(path) is { } pid
+                           ? $"already running as pid {pid} (control socket {path})"
+                           : $"already running (control socket {path} is locked)");
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
+            RemoveStaleSocket(path);
             listener.Bind(new UnixDomainSocketEndPoint(path));
             // Before listen(2), nobody can connect: no moment exists with a wider mode.
             File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
             listener.Listen(MaxClients);
-            return new ControlServer(path, listener);
+            return new ControlServer(path, pathLock, listener);
         }
-        catch (Exception e) when (e is SocketException or IOException or UnauthorizedAccessException or ArgumentOutOfRangeException)
+        catch (Exception e)
         {
             listener.Dispose();
-            throw new ArbiterStartException(e is ArgumentOutOfRangeException
-                ? $"control socket path {path} is too long (at most 107 bytes)"
-                : $"cannot listen on control socket {path}: {e.Message}");
+            pathLock.Dispose();
+            if (e is SocketException or IOException or UnauthorizedAccessException or ArgumentOutOfRangeException)
+                throw new ArbiterStartException(e is ArgumentOutOfRangeException
+                    ? $"control socket path {path} is too long (at most 107 bytes)"
+                    : $"cannot listen on control socket {path}: {e.Message}");
+            throw;
         }
     }
 
     /// <summary>Starts answering clients with <paramref name="commands"/>; refusals are logged to <paramref name="log"/>.</summary>
     public void Serve(CommandExecutor commands, IOutputSink log) => _accepting = AcceptAsync(commands, log);
 
+    /// <summary>The pid of the arbiter listening at <paramref name="path"/>; null if none answers (yet).</summary>
+    private static int? HolderPid(string path)
+    {
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(new UnixDomainSocketEndPoint(path));
+            return PeerCredentials.Of(probe).Pid;
+        }
+        catch (Exception e) when (e is SocketException or ArgumentOutOfRangeException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Under the lock, a socket file there was left by an arbiter that died; one that answers belongs
+    /// to an arbiter that does not take the lock (an older uFork), and is left alone.
+    /// </summary>
     private static void RemoveStaleSocket(string path)
     {
         if (Syscall.lstat(path, out var stat) != 0)
@@ -227,13 +261,17 @@ public sealed class ControlServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops accepting, removes the socket file, and gives clients being served a moment to get their answer.</summary>
+    /// <summary>
+    /// Stops accepting, removes the socket file and lets go of its lock, and gives clients being served a
+    /// moment to get their answer.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         await _closing.CancelAsync();
         await _accepting;
         _listener.Dispose();
         File.Delete(Path);
+        _lock.Dispose();
         try
         {
             await Task.WhenAll(_clients.Keys).WaitAsync(ClientsDrainLimit);

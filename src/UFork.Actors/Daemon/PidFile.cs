@@ -1,3 +1,4 @@
+using System.Text;
 using Mono.Unix;
 using Mono.Unix.Native;
 using UFork.Hosting;
@@ -6,46 +7,90 @@ using UFork.Output;
 namespace UFork.Daemon;
 
 /// <summary>
-/// The file naming the arbiter's pid. Claimed before anything starts: refused while it names a live
-/// process, taken over when that process is gone. Always written whole (a temp file linked or renamed
-/// into place), so nobody reads half a pid; written again if deleted (checked every 30 s, as ufork
-/// does); removed on a clean exit if it still names this process.
+/// The file naming the arbiter's pid, claimed before anything starts. Who runs is decided by a lock, not
+/// by the pid in it: the arbiter holds an exclusive lock on the pidfile (<see cref="LockedFiles.TryLock"/>)
+/// through an fd kept open for its whole life, so a second start is refused while it lives, and a
+/// pidfile left by a dead one (whatever pid it names now, after a reboot) is taken over. Readers
+/// (<c>cat</c>, <c>kill $(cat PATH)</c>, <c>ufork ctl</c>) never see half a pid and are never locked out:
+/// every version is a new file, written whole and locked before a link or rename puts it in place. A
+/// path holding anything else (a directory, a symlink, a file that is not a pid) is refused, never
+/// overwritten. Written again if deleted (checked every 30 s, as ufork does); removed on a clean exit if
+/// it is still this arbiter's file.
 /// </summary>
 internal sealed class PidFile : IDisposable
 {
+    private const string What = "pidfile";
     private static readonly TimeSpan CheckInterval = TimeSpan.FromSeconds(30);
+    // Retries happen only when another claimer replaced the file under us, which it does once.
+    private const int MaxAttempts = 10;
+    private const int MaxTempNames = 100;
+    private const int MaxPidBytes = 32;
+    private const FilePermissions ReadableByAll =
+        FilePermissions.S_IRUSR | FilePermissions.S_IWUSR | FilePermissions.S_IRGRP | FilePermissions.S_IROTH;
 
-    private readonly int _pid = Environment.ProcessId;
+    private readonly Lock _guard = new();
+    private int _fd; // the pidfile, open and locked; -1 once let go
     private Timer? _check;
 
-    private PidFile(string path) => Path = path;
+    private PidFile(string path, int fd)
+    {
+        Path = path;
+        _fd = fd;
+    }
 
     public string Path { get; }
 
-    /// <exception cref="ArbiterStartException">A live process holds it, or it cannot be written.</exception>
+    /// <exception cref="ArbiterStartException">Another arbiter holds it, the path holds something else, or it cannot be written.</exception>
     public static PidFile Claim(string path)
     {
-        var temp = WriteTemp(path);
-        try
+        for (var attempt = 0; attempt < MaxAttempts; attempt++)
         {
-            // link(2) fails if the path exists, so of two arbiters starting at once exactly one gets it.
-            if (Syscall.link(temp, path) == 0)
-                return new PidFile(path);
-            var error = Stdlib.GetLastError();
-            if (error != Errno.EEXIST)
-                throw new ArbiterStartException($"cannot write pidfile {path}: {UnixMarshal.GetErrorDescription(error)}");
-            if (Holder(path) is { } holder && IsAlive(holder))
-                throw new ArbiterStartException($"already running as pid {holder} (pidfile {path})");
-            // Stale: its arbiter died without removing it. Two starts taking over the same stale file
-            // within microseconds could both get here; the control socket beside it then refuses the
-            // later one, which removes the pidfile as it leaves, and the winner writes it again (KeepWritten).
-            File.Move(temp, path, overwrite: true);
-            return new PidFile(path);
+            var existing = LockedFiles.OpenRegular(path, OpenFlags.O_RDWR, 0, What); // a write lock needs a writable fd
+            if (existing < 0)
+            {
+                // link(2) fails if the path exists, so of two arbiters creating it at once exactly one gets it.
+                var (fresh, temp) = CreateLocked(path);
+                var linked = Syscall.link(temp, path) == 0;
+                var error = Stdlib.GetLastError();
+                Syscall.unlink(temp);
+                if (linked)
+                    return new PidFile(path, fresh);
+                Syscall.close(fresh);
+                if (error != Errno.EEXIST)
+                    throw new ArbiterStartException($"cannot write pidfile {path}: {UnixMarshal.GetErrorDescription(error)}");
+                continue; // another claimer made it first: its lock decides
+            }
+            try
+            {
+                var named = ReadPid(existing, path);
+                if (!LockedFiles.TryLock(existing, path, What))
+                {
+                    if (LockedFiles.IsStillAt(existing, path))
+                        throw new ArbiterStartException(named is { } pid
+                            ? $"already running as pid {pid} (pidfile {path})"
+                            : $"already running (pidfile {path} is locked)");
+                    continue; // replaced meanwhile: lock the new one
+                }
+                if (!LockedFiles.IsStillAt(existing, path))
+                    continue; // its holder removed it as it let go
+                // Nobody holds it, so whoever wrote it is gone; a fresh file, locked before it appears,
+                // takes its place, and a claimer still waiting on the old one finds it replaced.
+                var (fresh, temp) = CreateLocked(path);
+                if (Syscall.rename(temp, path) != 0)
+                {
+                    var error = Stdlib.GetLastError();
+                    Syscall.unlink(temp);
+                    Syscall.close(fresh);
+                    throw new ArbiterStartException($"cannot write pidfile {path}: {UnixMarshal.GetErrorDescription(error)}");
+                }
+                return new PidFile(path, fresh);
+            }
+            finally
+            {
+                Syscall.close(existing);
+            }
         }
-        finally
-        {
-            File.Delete(temp);
-        }
+        throw new ArbiterStartException($"cannot claim pidfile {path}: it keeps being replaced");
     }
 
     /// <summary>Starts the periodic check that writes the file again if someone deleted it.</summary>
@@ -54,77 +99,120 @@ internal sealed class PidFile : IDisposable
 
     internal void RewriteIfMissing(IOutputSink log)
     {
-        if (File.Exists(Path))
-            return;
-        string? temp = null;
-        try
+        lock (_guard)
         {
-            temp = WriteTemp(Path);
-            File.Move(temp, Path, overwrite: true);
-            log.WriteLine($"[ufork] warning: pidfile {Path} was deleted; wrote it again");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArbiterStartException)
-        {
-            log.WriteLine($"[ufork] warning: pidfile {Path} was deleted and cannot be written again: {e.Message}");
-        }
-        finally
-        {
-            if (temp is not null)
-                File.Delete(temp);
+            if (_fd < 0 || Syscall.lstat(Path, out _) == 0)
+                return; // gone with us, or there (ours, or a replacement someone put there, which is theirs)
+            try
+            {
+                var (fresh, temp) = CreateLocked(Path);
+                var linked = Syscall.link(temp, Path) == 0;
+                var error = Stdlib.GetLastError();
+                Syscall.unlink(temp);
+                if (!linked)
+                {
+                    Syscall.close(fresh);
+                    log.WriteLine($"[ufork] warning: pidfile {Path} was deleted and cannot be written again: {UnixMarshal.GetErrorDescription(error)}");
+                    return;
+                }
+                Syscall.close(_fd);
+                _fd = fresh;
+                log.WriteLine($"[ufork] warning: pidfile {Path} was deleted; wrote it again");
+            }
+            catch (ArbiterStartException e)
+            {
+                log.WriteLine($"[ufork] warning: pidfile {Path} was deleted and cannot be written again: {e.Message}");
+            }
         }
     }
 
-    /// <summary>The pid a pidfile names, or null if it is missing or holds no pid.</summary>
-    internal static int? Holder(string path)
+    /// <summary>The pid in the file; null when it is empty.</summary>
+    /// <exception cref="ArbiterStartException">It holds something other than a pid, which is not ours to overwrite.</exception>
+    private static unsafe int? ReadPid(int fd, string path)
     {
-        try
+        var buffer = new byte[MaxPidBytes + 1];
+        var filled = 0;
+        fixed (byte* start = buffer)
         {
-            return int.TryParse(File.ReadAllText(path).Trim(), out var pid) && pid > 0 ? pid : null;
+            while (filled < buffer.Length)
+            {
+                var read = Syscall.read(fd, start + filled, (ulong)(buffer.Length - filled));
+                if (read < 0)
+                {
+                    if (Stdlib.GetLastError() == Errno.EINTR)
+                        continue;
+                    throw new ArbiterStartException($"cannot read pidfile {path}: {UnixMarshal.GetErrorDescription(Stdlib.GetLastError())}");
+                }
+                if (read == 0)
+                    break;
+                filled += (int)read;
+            }
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
+        var text = Encoding.ASCII.GetString(buffer, 0, filled).Trim();
+        if (text.Length == 0)
             return null;
-        }
+        if (filled <= MaxPidBytes && text.All(char.IsAsciiDigit) && int.TryParse(text, out var pid) && pid > 0)
+            return pid;
+        throw new ArbiterStartException($"pidfile {path} holds something other than a pid; refusing to overwrite it");
     }
 
-    /// <summary>Running, and not a zombie; this process itself does not count (its pid was reused).</summary>
-    private static bool IsAlive(int pid)
+    /// <summary>
+    /// A new file beside <paramref name="path"/> holding this process's pid, already locked: created with
+    /// O_EXCL|O_NOFOLLOW, so a symlink or file planted at its name is skipped, never written through.
+    /// </summary>
+    private static unsafe (int Fd, string Temp) CreateLocked(string path)
     {
-        if (pid == Environment.ProcessId)
-            return false;
-        try
+        for (var attempt = 0; attempt < MaxTempNames; attempt++)
         {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)..][0] != 'Z';
+            var temp = attempt == 0 ? $"{path}.{Environment.ProcessId}.tmp" : $"{path}.{Environment.ProcessId}.{attempt}.tmp";
+            var fd = Syscall.open(temp,
+                OpenFlags.O_WRONLY | OpenFlags.O_CREAT | OpenFlags.O_EXCL | OpenFlags.O_NOFOLLOW | OpenFlags.O_CLOEXEC, ReadableByAll);
+            if (fd < 0)
+            {
+                var error = Stdlib.GetLastError();
+                if (error == Errno.EEXIST)
+                    continue; // planted, left by a killed arbiter of the same pid, or another thread's: not ours to touch
+                throw new ArbiterStartException(error == Errno.ENOENT
+                    ? $"cannot write pidfile {path}: {System.IO.Path.GetDirectoryName(path)} does not exist"
+                    : $"cannot write pidfile {path}: {UnixMarshal.GetErrorDescription(error)}");
+            }
+            try
+            {
+                var line = Encoding.ASCII.GetBytes($"{Environment.ProcessId}\n");
+                fixed (byte* bytes = line)
+                {
+                    var written = Syscall.write(fd, bytes, (ulong)line.Length);
+                    if (written != line.Length)
+                        throw new ArbiterStartException($"cannot write pidfile {path}: " +
+                                                        (written < 0 ? UnixMarshal.GetErrorDescription(Stdlib.GetLastError()) : "the disk is full"));
+                }
+                if (!LockedFiles.TryLock(fd, temp, What))
+                    throw new ArbiterStartException($"cannot lock pidfile {path}: its new file {temp} is locked by another process");
+                return (fd, temp);
+            }
+            catch
+            {
+                Syscall.close(fd);
+                Syscall.unlink(temp);
+                throw;
+            }
         }
-        catch (IOException)
-        {
-            return false;
-        }
+        throw new ArbiterStartException($"cannot write pidfile {path}: {MaxTempNames} temporary names beside it are taken");
     }
 
-    private static string WriteTemp(string path)
-    {
-        var temp = $"{path}.{Environment.ProcessId}.tmp";
-        try
-        {
-            File.WriteAllText(temp, $"{Environment.ProcessId}\n");
-            return temp;
-        }
-        catch (DirectoryNotFoundException)
-        {
-            throw new ArbiterStartException($"cannot write pidfile {path}: {System.IO.Path.GetDirectoryName(path)} does not exist");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ArbiterStartException($"cannot write pidfile {path}: {e.Message}");
-        }
-    }
-
+    /// <summary>Removes the file if it is still this arbiter's, then lets go of the lock.</summary>
     public void Dispose()
     {
         _check?.Dispose();
-        if (Holder(Path) == _pid)
-            File.Delete(Path);
+        lock (_guard)
+        {
+            if (_fd < 0)
+                return;
+            // Removed before it is unlocked, so that whoever gets the lock next sees it is gone and starts afresh.
+            if (LockedFiles.IsStillAt(_fd, Path))
+                Syscall.unlink(Path);
+            Syscall.close(_fd);
+            _fd = -1;
+        }
     }
 }

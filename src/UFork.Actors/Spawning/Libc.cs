@@ -5,7 +5,9 @@ namespace UFork.Spawning;
 /// <summary>
 /// The few libc calls Mono.Posix does not offer: posix_spawn (which runs no managed code in the
 /// child), pipe2 with O_CLOEXEC (atomic, so no other thread's child inherits our pipes), pidfd_open
-/// (so a process exit is an event on a file descriptor, not something to poll for), gettid and prctl.
+/// (so a process exit is an event on a file descriptor, not something to poll for), gettid and prctl,
+/// FIONREAD on a pipe, and open file description locks (F_OFD_SETLK: owned by an open file, not by a
+/// process, which Mono.Posix's fcntl does not offer).
 /// </summary>
 internal static unsafe class Libc
 {
@@ -37,6 +39,24 @@ internal static unsafe class Libc
 
     [DllImport("libc", SetLastError = true)]
     public static extern nint write(int fd, byte* buffer, nint count);
+
+    public const int F_OFD_SETLK = 37;
+    public const short F_WRLCK = 1;
+    public const short SEEK_SET = 0;
+
+    /// <summary>struct flock, as glibc lays it out on 64-bit Linux.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct Flock
+    {
+        public short Type;
+        public short Whence;
+        public long Start;
+        public long Length; // 0: to the end of the file, however long it grows
+        public int Pid; // 0 for open file description locks
+    }
+
+    [DllImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    public static extern int fcntl_lock(int fd, int cmd, Flock* lockSpec);
 
     [DllImport("libc", SetLastError = true)]
     private static extern long syscall(long number, int pid, uint flags);

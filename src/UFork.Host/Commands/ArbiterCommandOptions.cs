@@ -24,7 +24,7 @@ internal sealed class ArbiterCommandOptions
 
     public Option<string?> PidFile { get; } = new("--pidfile")
     {
-        Description = "Write the arbiter's pid here; refuse to start while it names a live arbiter",
+        Description = "Write the arbiter's pid here, locked for its life; refuse to start while another arbiter holds it",
     };
 
     public Option<string?> LogFile { get; } = new("--log-file")
@@ -35,7 +35,7 @@ internal sealed class ArbiterCommandOptions
     public Option<string?> Control { get; } = new("--control")
     {
         Description = "Listen for ufork ctl on this Unix socket (default: <pidfile>.sock with --pidfile; for a daemon without one, " +
-                      "$XDG_RUNTIME_DIR/ufork.sock or /tmp/ufork-<uid>.sock)",
+                      "control.sock in the private directory $XDG_RUNTIME_DIR/ufork, /run/ufork-<uid> or /tmp/ufork-<uid>)",
     };
 
     public Option<string[]> Bind { get; } = new("--bind", "-b")
