@@ -47,8 +47,9 @@ internal sealed class OutputWriter : IOutputSink
 
     /// <summary>
     /// Completes once <paramref name="lines"/> are written; until then their buffers must stay as they are.
-    /// Cancelling makes it complete at once (cancelled): lines not yet begun are then dropped and counted,
-    /// and the buffers are no longer used. A sink that throws fails the task with its exception.
+    /// Cancelling makes it complete at once (cancelled), so that a reader can give up on a stuck sink:
+    /// lines not begun are then dropped and counted, while a batch being written is finished from buffers
+    /// the reader must leave alone. A sink that throws fails the task with its exception.
     /// </summary>
     public Task WriteLinesAsync(int slot, int pid, OutputStream stream, IReadOnlyList<ReadOnlyMemory<byte>> lines, CancellationToken cancel) =>
         _lane.Enqueue(new Batch(slot, pid, stream, lines), cancel);
@@ -182,6 +183,7 @@ internal sealed class OutputWriter : IOutputSink
         {
             while (Next() is { } item)
             {
+                ReportLost();
                 var failure = Write(item);
                 lock (_gate)
                 {
@@ -213,6 +215,11 @@ internal sealed class OutputWriter : IOutputSink
                         _writing = item;
                         return item;
                     }
+                    if (LostReport() is { } report) // lines dropped after the last write: said before waiting
+                    {
+                        _writing = report;
+                        return report;
+                    }
                     _threadWaiting = true;
                     var woken = Monitor.Wait(_gate, Linger);
                     _threadWaiting = false;
@@ -229,8 +236,6 @@ internal sealed class OutputWriter : IOutputSink
         {
             try
             {
-                if (Interlocked.Exchange(ref _lostUnreported, 0) is var lost and > 0)
-                    sink.WriteLine($"[ufork] warning: {lost} lines were dropped while the output could not keep up");
                 if (item.Batch is { } batch)
                     sink.WriteLines(batch.Slot, batch.Pid, batch.Stream, batch.Lines);
                 else
@@ -246,15 +251,27 @@ internal sealed class OutputWriter : IOutputSink
             }
         }
 
+        private void ReportLost()
+        {
+            if (LostReport() is { } report)
+                Write(report);
+        }
+
+        private Item? LostReport() =>
+            Interlocked.Exchange(ref _lostUnreported, 0) is var lost and > 0
+                ? new Item { Line = $"[ufork] warning: {lost} lines were dropped while the output could not keep up", Begun = true }
+                : null;
+
         /// <summary>A reader gave up waiting: its lines are dropped unless they are being written already.</summary>
         public void Cancel(Item item)
         {
             lock (_gate)
             {
-                if (item.Begun)
-                    return;
-                item.Begun = true;
-                CountLost(item.LineCount);
+                if (!item.Begun)
+                {
+                    item.Begun = true;
+                    CountLost(item.LineCount);
+                }
             }
             item.Written!.TrySetCanceled();
         }
