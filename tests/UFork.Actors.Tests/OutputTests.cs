@@ -92,6 +92,8 @@ public sealed class OutputTests(ITestOutputHelper output) : ArbiterTestKit(outpu
         try
         {
             var started = await Eventually.WaitAsync(() => arbiter.Workers, w => w.Count == 2 && w.All(s => s.Pid is not null), Patience);
+            Assert.True(started.Count == 2 && started.All(w => w.Pid is not null),
+                $"status: {string.Join(", ", started.Select(w => $"w{w.Slot} {w.State} pid {w.Pid}"))}");
             pids.AddRange(started.Select(w => w.Pid!.Value));
             var stalled = await Eventually.WaitAsync(() => pids.Sum(WrittenBytes), new Stalled().Check, Patience);
             Assert.InRange(stalled, 1, 8 << 20); // held back by their pipes: the echo is stuck
