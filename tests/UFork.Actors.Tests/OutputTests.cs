@@ -1,4 +1,8 @@
+using System.Diagnostics;
+using System.IO.Pipes;
 using System.Text;
+using Mono.Unix.Native;
+using UFork.Hosting;
 using UFork.Output;
 using UFork.Supervision;
 using UFork.Tests.Support;
@@ -74,6 +78,68 @@ public sealed class OutputTests(ITestOutputHelper output) : ArbiterTestKit(outpu
         var death = deaths.ExpectMsg<DeadWorker>(Patience);
         Assert.Equal(0, death.Status.Code);
         Assert.Equal(100000, Echoed.Lines.Count(l => l.Pid == pid));
+    }
+
+    [Fact]
+    public async Task With_its_output_a_pipe_nobody_reads_the_arbiter_answers_status_and_stops_every_worker_within_the_grace()
+    {
+        using var pipe = new AnonymousPipeServerStream(PipeDirection.Out); // its read end is never read
+        var stuck = new TaggedLineWriter(pipe);
+        var settings = Settings(workers: 2) with { ShutdownGrace = TimeSpan.FromSeconds(2) };
+        // In an ActorSystem of its own, so that its log lines go through the SinkLogger into the same pipe.
+        var arbiter = Arbiter.Start(new ArbiterOptions(Shell("exec yes flood"), settings, stuck, []));
+        var pids = new List<int>();
+        try
+        {
+            var started = await Eventually.WaitAsync(() => arbiter.Workers, w => w.Count == 2 && w.All(s => s.Pid is not null), Patience);
+            Assert.True(started.Count == 2 && started.All(w => w.Pid is not null),
+                $"status: {string.Join(", ", started.Select(w => $"w{w.Slot} {w.State} pid {w.Pid}"))}");
+            pids.AddRange(started.Select(w => w.Pid!.Value));
+            var stalled = await Eventually.WaitAsync(() => pids.Sum(WrittenBytes), new Stalled().Check, Patience);
+            Assert.InRange(stalled, 1, 8 << 20); // held back by their pipes: the echo is stuck
+
+            var asking = Stopwatch.StartNew();
+            var status = await arbiter.ListWorkersAsync();
+            var answeredIn = asking.Elapsed;
+            var stopping = Stopwatch.StartNew();
+            await arbiter.StopAsync().WaitAsync(settings.ShutdownGrace + Patience);
+            var stoppedIn = stopping.Elapsed;
+
+            Assert.Equal(pids.Order(), status.Select(w => w.Pid!.Value).Order());
+            Assert.InRange(answeredIn, TimeSpan.Zero, TimeSpan.FromSeconds(2));
+            // Within the grace (the workers die of SIGTERM at once), plus the ActorSystem's termination.
+            Assert.InRange(stoppedIn, TimeSpan.Zero, settings.ShutdownGrace + TimeSpan.FromSeconds(1));
+            await ProcessWatch.AssertAllGoneAsync(pids, TimeSpan.FromSeconds(1));
+
+            // Read at last, the pipe holds whole lines only, and says how many were given up.
+            using var reader = new StreamReader(new AnonymousPipeClientStream(PipeDirection.In, pipe.ClientSafePipeHandle));
+            using var patience = new CancellationTokenSource(Patience);
+            var read = new List<string>();
+            while (await reader.ReadLineAsync(patience.Token) is { } line && !line.Contains("lines were dropped"))
+                read.Add(line);
+            Assert.All(read, line => Assert.Matches(@"^(\[w[01] \d+\] flood|\[ufork\] .*)$", line));
+            Assert.Contains(read, line => line.EndsWith("] flood"));
+        }
+        finally
+        {
+            foreach (var pid in pids)
+                Syscall.kill(-pid, Signum.SIGKILL); // their groups: a failed stop leaves nothing behind
+            pipe.DisposeLocalCopyOfClientHandle(); // the writer's stuck write now fails (EPIPE) and returns
+            stuck.Dispose();
+        }
+    }
+
+    /// <summary>True once a value is above zero and the same as the one before.</summary>
+    private sealed class Stalled
+    {
+        private long _previous = -1;
+
+        public bool Check(long now)
+        {
+            var before = _previous;
+            _previous = now;
+            return now > 0 && now == before;
+        }
     }
 
     private static long WrittenBytes(int pid) =>

@@ -210,8 +210,15 @@ public sealed class Arbiter
     /// </summary>
     public static async Task<int> RunInteractiveAsync(WorkerCommand command, UForkSettings settings)
     {
-        using var output = new TaggedLineWriter(Console.OpenStandardOutput());
-        return await Start(new ArbiterOptions(command, settings, output, [])).RunUntilSignalledAsync();
+        var output = new TaggedLineWriter(Console.OpenStandardOutput());
+        try
+        {
+            return await Start(new ArbiterOptions(command, settings, output, [])).RunUntilSignalledAsync();
+        }
+        finally
+        {
+            OutputWriter.Close(output);
+        }
     }
 }
 

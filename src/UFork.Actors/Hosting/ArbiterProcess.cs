@@ -50,15 +50,16 @@ public sealed class ArbiterProcess : IAsyncDisposable
 
     public void Attach(Arbiter arbiter)
     {
-        _pidFile?.KeepWritten(Output);
-        _control?.Serve(new CommandExecutor(arbiter.Actor, _settings), Output);
+        var log = new OutputWriter(Output); // queued with the workers' lines: a stuck terminal holds up no timer or client
+        _pidFile?.KeepWritten(log);
+        _control?.Serve(new CommandExecutor(arbiter.Actor, _settings), log);
         var doors = new[]
         {
             _pidFile is null ? null : $"pidfile {_pidFile.Path}",
             _control is null ? null : $"control socket {_control.Path}",
         }.OfType<string>().ToList();
         if (doors.Count > 0)
-            Output.WriteLine($"[ufork] arbiter pid {Environment.ProcessId}{(Daemonizer.IsDaemon ? " (daemon)" : "")}: {string.Join(", ", doors)}");
+            log.WriteLine($"[ufork] arbiter pid {Environment.ProcessId}{(Daemonizer.IsDaemon ? " (daemon)" : "")}: {string.Join(", ", doors)}");
         if (Daemonizer.IsDaemon)
             ReportToParentOnceReady(arbiter);
     }
@@ -90,12 +91,12 @@ public sealed class ArbiterProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Closes the control socket and removes it and the pidfile, then closes the output.</summary>
+    /// <summary>Closes the control socket and removes it and the pidfile, then closes the output (bounded: <see cref="OutputWriter.Close"/>).</summary>
     public async ValueTask DisposeAsync()
     {
         if (_control is not null)
             await _control.DisposeAsync();
         _pidFile?.Dispose();
-        (Output as IDisposable)?.Dispose();
+        OutputWriter.Close(Output);
     }
 }

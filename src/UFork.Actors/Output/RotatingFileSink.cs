@@ -102,9 +102,18 @@ public sealed class RotatingFileSink : IOutputSink, IReopenableOutput, IDisposab
         return (file, new TaggedLineWriter(file));
     }
 
+    /// <summary>Closes the file, unless a write is stuck (a hung network file system): then it waits no longer than <see cref="TaggedLineWriter.DisposeWait"/>.</summary>
     public void Dispose()
     {
-        lock (_lock)
+        if (!_lock.TryEnter(TaggedLineWriter.DisposeWait))
+            return;
+        try
+        {
             _writer.Dispose();
+        }
+        finally
+        {
+            _lock.Exit();
+        }
     }
 }

@@ -15,6 +15,9 @@ namespace UFork.Output;
 public sealed class TaggedLineWriter(Stream destination) : IOutputSink, IDisposable
 {
     private const int BufferSize = 1 << 18;
+
+    /// <summary>How long <see cref="Dispose"/> waits for a write in progress.</summary>
+    public static readonly TimeSpan DisposeWait = TimeSpan.FromSeconds(1);
     private static ReadOnlySpan<byte> Hex => "0123456789abcdef"u8;
 
     private readonly Lock _lock = new();
@@ -134,12 +137,22 @@ public sealed class TaggedLineWriter(Stream destination) : IOutputSink, IDisposa
         }
     }
 
+    /// <summary>
+    /// Writes what is gathered and closes the stream, unless a write is stuck (a pipe nobody reads):
+    /// after <see cref="DisposeWait"/> the stream is left to be closed by the process's exit.
+    /// </summary>
     public void Dispose()
     {
-        lock (_lock)
+        if (!_lock.TryEnter(DisposeWait))
+            return;
+        try
         {
             Flush();
             destination.Dispose();
+        }
+        finally
+        {
+            _lock.Exit();
         }
     }
 }

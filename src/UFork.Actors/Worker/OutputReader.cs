@@ -5,9 +5,10 @@ using UFork.Spawning;
 namespace UFork.Worker;
 
 /// <summary>
-/// Reads one of a worker's output pipes and sends its whole lines to the WorkerActor, one message per
-/// read. It waits for each batch to be written before reading again, so a worker that floods output
-/// fills its pipe and blocks instead of growing the arbiter's memory. A line longer than
+/// Reads one of a worker's output pipes and hands its whole lines to the <see cref="OutputWriter"/>, one
+/// batch per read, keeping the last few in the process's <see cref="OutputTail"/>. It waits for each batch
+/// to be written before reading again, so a worker that floods output fills its pipe and blocks instead
+/// of growing the arbiter's memory; the WorkerActor never waits for output, it awaits the pump's end (EOF). A line longer than
 /// <see cref="MaxLine"/> (64 KiB) is sent in pieces of that size; a last line without a newline is sent at EOF.
 /// </summary>
 internal static class OutputReader
@@ -57,6 +58,12 @@ internal static class OutputReader
         {
             // The pipe was closed, or the WorkerActor stopped: nobody is left to echo to.
         }
+        finally
+        {
+            // The writer resumes this loop on its own thread (OutputWriter); whoever awaits the end of the
+            // output must not run there.
+            await Task.Yield();
+        }
     }
 
     /// <summary>
@@ -90,8 +97,7 @@ internal static class OutputReader
     private static Task SendAsync(OutputWriter writer, OutputTail tail, int slot, int pid, OutputStream stream,
         List<ReadOnlyMemory<byte>> lines, CancellationToken stopped)
     {
-        foreach (var line in lines)
-            tail.Add(stream, line.Span);
+        tail.Add(stream, lines);
         return writer.WriteLinesAsync(slot, pid, stream, lines, stopped);
     }
 }
