@@ -67,8 +67,10 @@ public sealed class ShutdownTests(ITestOutputHelper output) : ArbiterTestKit(out
     public async Task A_signal_command_leaves_no_dead_letter_for_its_reply()
     {
         var deadLetters = Listen<DeadLetter>();
+        var ready = Listen<WorkerReady>();
         var arbiter = StartArbiter(Shell("echo up; exec sleep 30"), Settings(workers: 1));
         var first = await Echoed.WaitForAsync(l => l.Text == "up", Patience);
+        ready.ExpectMsg<WorkerReady>(Patience); // a rolling restart replaces ready workers only
         using var signals = new SignalDoor();
         signals.Attach(arbiter.Actor);
 

@@ -26,6 +26,7 @@ public sealed class ControlSocketTests
         await using var ufork = UForkProcess.Start("run", "-w", "1", "--control", socket, "--", "/bin/sh", "-c", "exec sleep 60");
         var worker = Assert.Single(await ufork.WaitForWorkersAsync(1, Patience));
         await ufork.WaitForLineAsync(l => l.EndsWith($"control socket {socket}"), Patience);
+        await ufork.WaitForLineAsync(l => l.Contains($"pid {worker} is ready"), Patience);
 
         using var silent = await ConnectAsync(socket);
         var clock = Stopwatch.StartNew();

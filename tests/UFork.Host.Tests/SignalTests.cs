@@ -26,7 +26,7 @@ public sealed class SignalTests
             ufork.Signal(signal);
 
         await ufork.WaitForLineAsync(l => l == "[ufork] scaled from 1 to 2 workers", DaemonUnderTest.Patience);
-        await ufork.WaitForLineAsync(l => l == "[ufork] rolling restart done", DaemonUnderTest.Patience);
+        await ufork.WaitForLineAsync(l => l.StartsWith("[ufork] rolling restart done"), DaemonUnderTest.Patience);
         Assert.NotEqual('T', ProcessWatch.State(ufork.Pid));
         ufork.Signal(Signum.SIGTERM);
         Assert.Equal(0, await ufork.WaitForExitAsync(DaemonUnderTest.Patience));
@@ -45,7 +45,7 @@ public sealed class SignalTests
         var first = daemon.WorkerPids();
 
         daemon.Signal(Signum.SIGHUP);
-        await daemon.WaitForLogLineAsync(l => l == "[ufork] rolling restart done");
+        await daemon.WaitForLogLineAsync(l => l.StartsWith("[ufork] rolling restart done"));
         var replacements = daemon.WorkerPids().Except(first).ToList();
         await ProcessWatch.AssertAllDeadAsync(first, TimeSpan.FromSeconds(5));
 

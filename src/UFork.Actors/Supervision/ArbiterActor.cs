@@ -350,9 +350,8 @@ public sealed class ArbiterActor : ReceiveActor
     // ── rolling restart ─────────────────────────────────────────────────────────────────────────────
 
     /// <summary>
-    /// Queues the slots to roll; a failed slot is brought back instead, and one that is starting or
-    /// backing off is left alone (its next process runs the new release anyway). Answers once the whole
-    /// restart is done or aborted.
+    /// Queues the slots to roll, whatever their state (a starting worker runs the old release too); a
+    /// failed slot is brought back instead. Answers once the whole restart is done or aborted.
     /// </summary>
     private void RollingRestart(int? slot, IActorRef requester)
     {
@@ -372,13 +371,13 @@ public sealed class ArbiterActor : ReceiveActor
                 Revive(worker);
                 revived.Add(candidate);
             }
-            else if (_ready.Contains(worker))
+            else
                 toRoll.Add(candidate);
         }
         var broughtBack = revived.Count > 0 ? $"brought back {string.Join(", ", revived.Select(r => $"w{r}"))}" : null;
         if (toRoll.Count == 0)
         {
-            Reply(requester, new CommandDone(true, broughtBack ?? "nothing to restart: no worker is ready (they are starting already)"));
+            Reply(requester, new CommandDone(true, broughtBack!));
             return;
         }
         var rollout = _rollout ??= new Rollout();
@@ -397,8 +396,8 @@ public sealed class ArbiterActor : ReceiveActor
         rollout.Old = rollout.Replacement = null;
         while (rollout.Pending.TryDequeue(out var slot))
         {
-            if (slot >= _size || !_slots.TryGetValue(slot, out var old) || !_ready.Contains(old))
-                continue; // scaled away, or restarting already
+            if (slot >= _size || !_slots.TryGetValue(slot, out var old) || _strategy.HasGivenUp(old))
+                continue; // scaled away, or given up meanwhile
             _log.Info("w{0}: rolling restart, starting its replacement", slot);
             var replacement = NewWorker(slot);
             _strategy.PutOnTrial(replacement);

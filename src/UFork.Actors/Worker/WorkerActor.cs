@@ -223,7 +223,7 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers, IWithUnboundedSta
         Timers.Cancel(nameof(StartTimedOut));
         Timers.Cancel(nameof(StayedUp));
         _wasReady = true;
-        _log.Debug("w{0}: pid {1} is ready: {2}", Slot, Pid, how);
+        _log.Info("w{0}: pid {1} is ready ({2})", Slot, Pid, how);
         var ready = new WorkerReady(Slot, Pid!.Value, DateTimeOffset.UtcNow);
         Context.Parent.Tell(ready);
         Context.System.EventStream.Publish(ready);

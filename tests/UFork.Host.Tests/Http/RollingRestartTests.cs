@@ -36,6 +36,6 @@ public sealed partial class RollingRestartTests
         Assert.Equal(replacements.ToHashSet(), await HelloWorld.UntilWorkersAnswerAsync(port, 2, Within));
     }
 
-    [GeneratedRegex(@"^\[ufork\] rolling restart done$")]
+    [GeneratedRegex(@"^\[ufork\] rolling restart done: ")]
     private static partial Regex RollingRestartDone();
 }
