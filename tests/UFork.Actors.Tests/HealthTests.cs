@@ -31,7 +31,8 @@ public sealed class HealthTests(ITestOutputHelper output) : ArbiterTestKit(outpu
         var death = deaths.ExpectMsg<DeadWorker>(Patience);
         Assert.Equal((pid, DeathCause.Unresponsive, Signum.SIGKILL), (death.Pid, death.Cause, death.Status.Signal));
         Assert.Matches(@"^sent no heartbeat for \d+ ms \(ufork.heartbeat.timeout = 600 ms\)$", death.Reason);
-        Assert.True(death.DiedAt - frozenAt < timeout + TimeSpan.FromMilliseconds(200),
+        // Generous: on a loaded 2-core machine the pool and the scheduler run late (bench/health.py measures the overshoot).
+        Assert.True(death.DiedAt - frozenAt < timeout + TimeSpan.FromSeconds(1),
             $"killed {(death.DiedAt - frozenAt).TotalMilliseconds:0} ms after it froze");
         Assert.Equal(0, starts.ExpectMsg<WorkerStarted>(Patience).Slot);
     }
