@@ -67,7 +67,7 @@ public sealed class OutputTests(ITestOutputHelper output) : ArbiterTestKit(outpu
         var previous = -1L;
         var written = await Eventually.WaitAsync(() =>
         {
-            var (now, before) = (WrittenBytes(pid), previous);
+            var (now, before) = (OutputStall.WrittenBytes(pid), previous);
             previous = now;
             return (Bytes: now, Stalled: now > 0 && now == before);
         }, w => w.Stalled, Patience);
@@ -95,7 +95,7 @@ public sealed class OutputTests(ITestOutputHelper output) : ArbiterTestKit(outpu
             Assert.True(started.Count == 2 && started.All(w => w.Pid is not null),
                 $"status: {string.Join(", ", started.Select(w => $"w{w.Slot} {w.State} pid {w.Pid}"))}");
             pids.AddRange(started.Select(w => w.Pid!.Value));
-            var stalled = await Eventually.WaitAsync(() => pids.Sum(WrittenBytes), new Stalled().Check, Patience);
+            var stalled = await Eventually.WaitAsync(() => pids.Sum(OutputStall.WrittenBytes), new OutputStall().Check, Patience);
             Assert.InRange(stalled, 1, 8 << 20); // held back by their pipes: the echo is stuck
 
             var asking = Stopwatch.StartNew();
@@ -128,22 +128,6 @@ public sealed class OutputTests(ITestOutputHelper output) : ArbiterTestKit(outpu
             stuck.Dispose();
         }
     }
-
-    /// <summary>True once a value is above zero and the same as the one before.</summary>
-    private sealed class Stalled
-    {
-        private long _previous = -1;
-
-        public bool Check(long now)
-        {
-            var before = _previous;
-            _previous = now;
-            return now > 0 && now == before;
-        }
-    }
-
-    private static long WrittenBytes(int pid) =>
-        long.Parse(File.ReadAllLines($"/proc/{pid}/io").First(l => l.StartsWith("wchar:"))["wchar:".Length..]);
 
     /// <summary>An echo that hangs until the test opens the gate.</summary>
     private sealed class GatedSink(IOutputSink inner, ManualResetEventSlim gate) : IOutputSink

@@ -17,7 +17,8 @@ public sealed class PromptTests
     public async Task Commands_and_CSharp_run_against_the_live_arbiter_and_Roslyn_loads_only_for_CSharp()
     {
         await using var terminal = PseudoTerminal.Start("exec " + PseudoTerminal.Dotnet("ufork.dll", "run", "-w", "2", "--", "/bin/sh", "-c", "echo up; exec sleep 60"));
-        await terminal.WaitForAsync(s => Regex.Count(s, @"\] up\n") == 2 && s.EndsWith(Prompt), Patience);
+        // Both up and ready (1 s later), so that no log line lands between what is typed and its answer.
+        await terminal.WaitForAsync(s => Regex.Count(s, @"\] up\n") == 2 && Regex.Count(s, @" is ready \(") == 2 && s.EndsWith(Prompt), Patience);
         var arbiter = terminal.ChildPid;
 
         var mark = terminal.Screen.Length;
@@ -38,6 +39,7 @@ public sealed class PromptTests
         await terminal.TypeAsync("scale 3" + PseudoTerminal.Enter);
         await terminal.WaitForAsync(@"2 -> 3 workers\n", Patience, mark);
         await terminal.WaitForAsync(@"\[w2 \d+\] up\n", Patience, mark);
+        await terminal.WaitForAsync(@"w2: pid \d+ is ready", Patience, mark);
         mark = terminal.Screen.Length;
         await terminal.TypeAsync("status" + PseudoTerminal.Enter);
         await terminal.WaitForAsync(@"SLOT.*\nw0 .*\nw1 .*\nw2 +\d+ .*\nufork> $", Patience, mark);

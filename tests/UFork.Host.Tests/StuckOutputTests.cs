@@ -32,7 +32,7 @@ public sealed class StuckOutputTests
             await File.WriteAllTextAsync(config, $"ufork.shutdown.grace = {Grace.TotalSeconds:0}s");
             await using var ufork = UForkProcess.StartVia(["/bin/sh", "-c", $"exec \"$@\" > '{fifo}'", "sh"],
                 "run", "-w", "2", "--config", config, "--", "/bin/sh", "-c", "yes flood");
-            var written = await Eventually.WaitAsync(() => Descendants(ufork.Pid).Sum(WrittenBytes), new Stalled().Check, Patience);
+            var written = await Eventually.WaitAsync(() => Descendants(ufork.Pid).Sum(OutputStall.WrittenBytes), new OutputStall().Check, Patience);
             var workers = Descendants(ufork.Pid);
             Assert.InRange(written, 1, 8 << 20); // held back by their pipes: the arbiter's echo is stuck
             Assert.InRange(workers.Count, 2, 4); // two workers, each a shell or the yes it runs
@@ -84,30 +84,5 @@ public sealed class StuckOutputTests
             }
         }
         return found;
-    }
-
-    private static long WrittenBytes(int pid)
-    {
-        try
-        {
-            return long.Parse(File.ReadAllLines($"/proc/{pid}/io").First(l => l.StartsWith("wchar:"))["wchar:".Length..]);
-        }
-        catch (IOException)
-        {
-            return 0; // a shell that exec'd or a process that just ended
-        }
-    }
-
-    /// <summary>True once a value is above zero and the same as the one before.</summary>
-    private sealed class Stalled
-    {
-        private long _previous = -1;
-
-        public bool Check(long now)
-        {
-            var before = _previous;
-            _previous = now;
-            return now > 0 && now == before;
-        }
     }
 }
