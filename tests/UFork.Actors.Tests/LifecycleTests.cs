@@ -99,6 +99,20 @@ public sealed class LifecycleTests(ITestOutputHelper output) : ArbiterTestKit(ou
     }
 
     [Fact]
+    public async Task WhenAllReadyAsync_completes_once_every_slot_is_ready_not_when_it_is_spawned()
+    {
+        var starts = Listen<WorkerStarted>();
+        var arbiter = StartArbiter(Release(), ReleaseSettings(workers: 2));
+        starts.ReceiveN(1, Patience);
+
+        var ready = arbiter.WhenAllReadyAsync();
+
+        Assert.False(ready.IsCompleted); // the first worker says it is ready 200 ms after its start; the second waits its turn
+        await ready.WaitAsync(Patience);
+        Assert.All(await arbiter.ListWorkersAsync(), w => Assert.Equal(WorkerState.Ready, w.State));
+    }
+
+    [Fact]
     public async Task Scale_refuses_more_than_max_workers()
     {
         var arbiter = StartArbiter(Shell("exec sleep 30"), Settings() with { MaxWorkers = 4 });

@@ -95,6 +95,17 @@ public sealed class Arbiter
     /// <summary>The workers as they are now; for the C# prompt and REPLs, where <c>arbiter.Workers.Count</c> reads better than a task.</summary>
     public IReadOnlyList<WorkerStatus> Workers => ListWorkersAsync().GetAwaiter().GetResult();
 
+    /// <summary>
+    /// Completes once every one of the first <see cref="UForkSettings.Workers"/> slots has a ready worker
+    /// (what <c>--daemon</c> waits for before it returns); never, if the arbiter halts first (see <see cref="Exit"/>).
+    /// </summary>
+    public Task WhenAllReadyAsync()
+    {
+        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        System.ActorOf(StartWatcher.Props(Actor, Settings.Workers, ready));
+        return ready.Task;
+    }
+
     public async Task<IReadOnlyList<WorkerStatus>> ListWorkersAsync() =>
         await Actor.Ask<IReadOnlyList<WorkerStatus>>(ListWorkers.Instance, AskTimeout);
 

@@ -67,12 +67,11 @@ public sealed class ArbiterProcess : IAsyncDisposable
     /// <summary>The waiting parent hears "ready" once every worker is; or, if the arbiter halts first, why.</summary>
     private void ReportToParentOnceReady(Arbiter arbiter)
     {
-        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        arbiter.System.ActorOf(StartWatcher.Props(arbiter.Actor, _settings.Workers, ready), "daemon-start-watcher");
-        ready.Task.ContinueWith(_ => Daemonizer.ReportReady(), TaskScheduler.Default);
+        var ready = arbiter.WhenAllReadyAsync();
+        ready.ContinueWith(_ => Daemonizer.ReportReady(), TaskScheduler.Default);
         arbiter.Exit.ContinueWith(exit =>
         {
-            if (!ready.Task.IsCompleted && exit.Result.Reason is { } reason)
+            if (!ready.IsCompleted && exit.Result.Reason is { } reason)
                 Console.Error.WriteLine($"ufork: {reason}");
         }, TaskContinuationOptions.OnlyOnRanToCompletion);
     }
