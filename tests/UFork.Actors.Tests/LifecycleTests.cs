@@ -141,6 +141,19 @@ public sealed class LifecycleTests(ITestOutputHelper output) : ArbiterTestKit(ou
     }
 
     [Fact]
+    public async Task Workers_killed_from_outside_before_they_are_ready_are_not_a_boot_failure()
+    {
+        var starts = Listen<WorkerStarted>();
+        var arbiter = StartArbiter(Shell("exec sleep 30"), Settings() with { WorkerStartSeconds = TimeSpan.FromSeconds(30) });
+
+        for (var i = 0; i < 4; i++)
+            Mono.Unix.Native.Syscall.kill(starts.ExpectMsg<WorkerStarted>(Patience).Pid, Mono.Unix.Native.Signum.SIGKILL);
+
+        Assert.Equal(0, starts.ExpectMsg<WorkerStarted>(Patience).Slot);
+        Assert.False(arbiter.Stopped.IsCompleted);
+    }
+
+    [Fact]
     public async Task A_fleet_that_served_is_not_halted_when_its_workers_later_crash()
     {
         var deaths = Listen<DeadWorker>();

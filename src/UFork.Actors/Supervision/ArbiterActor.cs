@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using Mono.Unix.Native;
 using UFork.Configuration;
 using UFork.Output;
 using UFork.Spawning;
@@ -248,10 +249,21 @@ public sealed class ArbiterActor : ReceiveActor
     /// </summary>
     private bool IsBootFailure(DeadWorker death)
     {
-        if (_everReady || death.WasReady || death.Cause == DeathCause.Stopped)
+        if (_everReady || death.WasReady || !FailedByItself(death))
             return false;
         return ++_bootFailures >= _settings.BootMaxFailures && _ready.Count == 0;
     }
+
+    /// <summary>
+    /// It exited, crashed, could not be started or was not ready in time: the release's doing. A worker
+    /// killed by a person (ctl kill, or a kill -9 from a shell) says nothing about whether it can boot.
+    /// </summary>
+    private static bool FailedByItself(DeadWorker death) => death.Cause switch
+    {
+        DeathCause.Exited => death.Status.Signal is not (Signum.SIGKILL or Signum.SIGTERM or Signum.SIGINT or Signum.SIGHUP),
+        DeathCause.SpawnFailed or DeathCause.Unresponsive or DeathCause.OverMemoryLimit => true,
+        _ => false,
+    };
 
     private void Halt(DeadWorker last)
     {
