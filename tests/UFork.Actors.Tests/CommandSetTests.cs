@@ -16,7 +16,9 @@ public sealed class CommandSetTests(ITestOutputHelper output) : ArbiterTestKit(o
     [InlineData("restart", "RestartWorkers { Slot =  }")]
     [InlineData("restart all", "RestartWorkers { Slot =  }")]
     [InlineData("restart 2", "RestartWorkers { Slot = 2 }")]
+    [InlineData("restart w1", "RestartWorkers { Slot = 1 }")]
     [InlineData("kill 1", "KillWorker { Slot = 1 }")]
+    [InlineData("kill w0", "KillWorker { Slot = 0 }")]
     [InlineData("stop", "Shutdown { Fast = False }")]
     [InlineData("log debug", "SetLogLevel { Level = DebugLevel }")]
     [InlineData("log WARNING", "SetLogLevel { Level = WarningLevel }")]
@@ -31,14 +33,30 @@ public sealed class CommandSetTests(ITestOutputHelper output) : ArbiterTestKit(o
     [Theory]
     [InlineData("scale", "usage: scale N, with N a positive number of workers")]
     [InlineData("scale zero", "usage: scale N, with N a positive number of workers")]
-    [InlineData("kill", "usage: kill SLOT")]
-    [InlineData("restart w1", "usage: restart [SLOT|all]")]
+    [InlineData("kill", "usage: kill SLOT, SLOT as w0 or 0")]
+    [InlineData("kill -1", "usage: kill SLOT, SLOT as w0 or 0")]
+    [InlineData("kill w", "usage: kill SLOT, SLOT as w0 or 0")]
+    [InlineData("restart x1", "usage: restart [SLOT|all], SLOT as w1 or 1")]
     [InlineData("log", "usage: log debug|info|warning|error")]
     [InlineData("log loud", "usage: log debug|info|warning|error")]
     [InlineData("frobnicate", "unknown command 'frobnicate'; try help")]
+    [InlineData("stauts", "unknown command 'stauts'; did you mean status?")]
+    [InlineData("scael 3", "unknown command 'scael'; did you mean scale?")]
+    [InlineData("restrat w1", "unknown command 'restrat'; did you mean restart?")]
     public void A_malformed_command_is_an_error_naming_the_usage(string line, string error)
     {
         Assert.Equal((null, error), ArbiterCommand.Parse(line));
+    }
+
+    [Theory]
+    [InlineData("stauts", true)]
+    [InlineData("kill w0", true)]
+    [InlineData("arbiter.Workers.Count", false)]
+    [InlineData("arbiter", false)]
+    [InlineData("stauts.Length", false)]
+    public void A_slip_for_a_command_is_taken_as_one_at_the_prompt_but_CSharp_is_not(string line, bool isCommand)
+    {
+        Assert.Equal(isCommand, ArbiterCommand.IsCommand(line));
     }
 
     [Fact]

@@ -1,8 +1,19 @@
 namespace UFork.Configuration;
 
 /// <summary>How many one-letter edits turn one word into another, a swap of neighbours counting as one.</summary>
-internal static class EditDistance
+public static class EditDistance
 {
+    /// <summary>
+    /// The one of <paramref name="names"/> that <paramref name="word"/> is most likely a slip for: one it
+    /// begins, or one at most two edits away; null when none is near enough to suggest.
+    /// </summary>
+    public static string? NearestOf(string word, IEnumerable<string> names) =>
+        names.Select(name => (Name: name, Distance: name.StartsWith(word, StringComparison.OrdinalIgnoreCase) && word.Length >= 2 ? 0 : Between(word, name)))
+            .Where(n => n.Distance <= Math.Min(2, Math.Max(1, word.Length / 3)))
+            .OrderBy(n => n.Distance)
+            .Select(n => n.Name)
+            .FirstOrDefault();
+
     /// <summary>The optimal string alignment distance of <paramref name="a"/> and <paramref name="b"/>, ignoring case.</summary>
     public static int Between(string a, string b)
     {

@@ -58,8 +58,9 @@ public sealed class ArbiterProcess : IAsyncDisposable
             _pidFile is null ? null : $"pidfile {_pidFile.Path}",
             _control is null ? null : $"control socket {_control.Path}",
         }.OfType<string>().ToList();
-        if (doors.Count > 0)
-            log.WriteLine($"[ufork] arbiter pid {Environment.ProcessId}{(Daemonizer.IsDaemon ? " (daemon)" : "")}: {string.Join(", ", doors)}");
+        log.WriteLine(doors.Count > 0
+            ? $"[ufork] arbiter pid {Environment.ProcessId}{(Daemonizer.IsDaemon ? " (daemon)" : "")}: {string.Join(", ", doors)}"
+            : $"[ufork] arbiter pid {Environment.ProcessId}: no control socket; steer it with signals, or start it with --control PATH or --pidfile PATH to use ufork ctl");
         if (Daemonizer.IsDaemon)
             ReportToParentOnceReady(arbiter);
     }

@@ -5,11 +5,12 @@ namespace UFork.Sockets;
 
 /// <summary>
 /// Where a shared listening socket is bound, as a person writes it: <c>127.0.0.1:8000</c>,
-/// <c>[::1]:8000</c>, <c>localhost:8000</c>, <c>0.0.0.0:0</c> (any free port) or <c>unix:/run/app.sock</c>.
+/// <c>[::1]:8000</c>, <c>localhost:8000</c>, <c>0.0.0.0:0</c> (any free port), <c>:8000</c> (every IPv4 interface, as <c>0.0.0.0:8000</c>) or <c>unix:/run/app.sock</c>.
 /// </summary>
 public sealed record BindAddress
 {
     private const string UnixPrefix = "unix:";
+    private const string AllInterfaces = "0.0.0.0";
 
     private BindAddress(string text, string? host, int port, string? unixPath)
     {
@@ -43,9 +44,9 @@ public sealed record BindAddress
             return new BindAddress(text, null, 0, Path.GetFullPath(path));
         }
         var colon = text.LastIndexOf(':');
-        if (colon <= 0)
+        if (colon < 0)
             throw new FormatException("expected HOST:PORT or unix:PATH");
-        var host = text[..colon];
+        var host = colon == 0 ? AllInterfaces : text[..colon];
         if (host.StartsWith('[') && host.EndsWith(']'))
             host = host[1..^1];
         else if (host.Contains(':'))

@@ -40,7 +40,7 @@ internal sealed class ArbiterCommandOptions
 
     public Option<string[]> Bind { get; } = new("--bind", "-b")
     {
-        Description = "Listen on HOST:PORT or unix:PATH before any worker starts; workers inherit the sockets at fds 3, 4, ... (repeatable)",
+        Description = "Listen on HOST:PORT (:PORT for every interface) or unix:PATH before any worker starts; workers inherit the sockets at fds 3, 4, ... (repeatable)",
         Arity = ArgumentArity.ZeroOrMore,
     };
 
@@ -98,8 +98,10 @@ internal sealed class ArbiterCommandOptions
 
     private static int WorkerCount(string value, int maxWorkers)
     {
+        if (value == "auto")
+            return Math.Min(UForkSettings.DefaultWorkerCount, maxWorkers);
         if (!int.TryParse(value, out var n) || n <= 0)
-            throw new UsageException($"--workers must be a positive integer, not '{value}'");
+            throw new UsageException($"--workers must be a positive integer or auto, not '{value}'");
         return n <= maxWorkers ? n : throw new UsageException($"--workers must be at most ufork.max-workers ({maxWorkers}), not '{value}'");
     }
 }

@@ -16,7 +16,11 @@ internal static class CommandLineErrors
 
     public static async Task<int> InvokeAsync(RootCommand root, string[] args)
     {
+        if (args.Length == 0) // a root without a command of its own: what can it do?
+            return await root.Parse(["--help"]).InvokeAsync();
         var parsed = root.Parse(args);
+        if (UnknownCommand(root, args[0]) is { } unknown)
+            return Fail(unknown);
         if (parsed.Errors.Count > 0)
         {
             // "Required command was not provided" comes first for "ufork frobnicate"; the unknown word says more.
@@ -32,6 +36,17 @@ internal static class CommandLineErrors
         {
             return Fail(e.Message);
         }
+    }
+
+    /// <summary>Why the first word names no command, with the one it is likely a slip for; null if it names one.</summary>
+    private static string? UnknownCommand(RootCommand root, string word)
+    {
+        if (word.StartsWith('-') || root.Subcommands.Any(c => c.Name == word))
+            return null;
+        var visible = root.Subcommands.Where(c => !c.Hidden).Select(c => c.Name);
+        return EditDistance.NearestOf(word, visible) is { } nearest
+            ? $"unknown command '{word}'; did you mean {nearest}?"
+            : $"unknown command '{word}'; try ufork --help";
     }
 
     public static int Fail(string message)
