@@ -141,7 +141,9 @@ public sealed class PromptTests
         await terminal.TypeAsync("bg" + PseudoTerminal.Enter);
         await terminal.WaitForAsync(@"\[1\]\+ .*&\n(.|\n)*shell\$ $", Patience, mark);
         mark = terminal.Screen.Length;
-        await terminal.TypeAsync("kill -TTIN %1; kill -TTOU %1; echo shell still here" + PseudoTerminal.Enter);
+        // Whether a TTIN is the terminal's is judged when .NET hands the signal to its handler, which on a
+        // loaded machine can come after an immediate fg; a person's fg comes a moment later, as here.
+        await terminal.TypeAsync("kill -TTIN %1; kill -TTOU %1; sleep 2; echo shell still here" + PseudoTerminal.Enter);
         var background = await terminal.WaitForAsync(@"\nshell still here\n(.|\n)*shell\$ $", Patience, mark);
         Assert.DoesNotContain(Prompt, background[mark..]);
         Assert.NotEqual('T', ProcessWatch.State(arbiter));
