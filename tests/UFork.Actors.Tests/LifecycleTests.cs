@@ -113,6 +113,20 @@ public sealed class LifecycleTests(ITestOutputHelper output) : ArbiterTestKit(ou
     }
 
     [Fact]
+    public async Task Scale_brings_a_failed_slot_back()
+    {
+        var deaths = Listen<DeadWorker>();
+        var settings = CrashLooping(Settings()) with { Restart = Settings().Restart with { MaxRetries = 0 } };
+        var arbiter = StartArbiter(Shell("exit 5"), settings);
+        deaths.ExpectMsg<DeadWorker>(Patience);
+        await Eventually.UntilAsync(() => arbiter.ListWorkersAsync().Result.Single().State == WorkerState.Failed, Patience);
+
+        Assert.True((await arbiter.ScaleAsync(1)).Ok);
+
+        Assert.Equal(5, deaths.ExpectMsg<DeadWorker>(Patience).Status.Code); // it ran again
+    }
+
+    [Fact]
     public async Task Scale_refuses_more_than_max_workers()
     {
         var arbiter = StartArbiter(Shell("exec sleep 30"), Settings() with { MaxWorkers = 4 });

@@ -13,9 +13,6 @@ internal sealed class StartGate(int limit)
     private readonly LinkedList<IActorRef> _waiting = new();
     private readonly Dictionary<IActorRef, LinkedListNode<IActorRef>> _waitingNodes = new();
 
-    public int Starting => _starting.Count;
-    public int Waiting => _waiting.Count;
-
     /// <summary>True when <paramref name="worker"/> may start now; otherwise it is queued.</summary>
     public bool TryEnter(IActorRef worker)
     {

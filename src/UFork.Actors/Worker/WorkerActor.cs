@@ -296,8 +296,7 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers, IWithUnboundedSta
     {
         Receive<StopWorker>(_ => Context.Stop(Self));
         Receive<GetStatus>(_ => Sender.Tell(Status()));
-        Receive<KillProcess>(_ => { });
-        ReceiveAny(_ => { }); // a previous process's heartbeats, memory rounds
+        ReceiveAny(_ => { }); // a kill with nothing to kill, a previous process's heartbeats, memory rounds
     }
 
     /// <summary>Starting or ready: a process runs.</summary>
