@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using UFork.Configuration;
 using UFork.Hosting;
 using UFork.Http;
+using UFork.Prompt;
 using UFork.Runtime;
 using UFork.Worker;
 
@@ -22,7 +23,7 @@ using UFork.Worker;
 var behaviour = args.ElementAtOrDefault(0) ?? "serve";
 if (behaviour == "interactive")
 {
-    var code = await Arbiter.RunInteractiveAsync(WorkerCommand.EntryPoint(args[1], args[2]), UForkSettings.Default with { Workers = 2 });
+    var code = await Arbiter.RunInteractiveAsync(WorkerCommand.EntryPoint(args[1], args[2]), UForkSettings.Default with { Workers = 2 }, new UForkPrompt());
     Console.WriteLine($"back at the REPL, arbiter exit code {code}");
     Console.WriteLine($"read: {Console.ReadLine()}");
     return 0;

@@ -4,7 +4,6 @@ using Akka.Configuration;
 using UFork.Configuration;
 using UFork.Daemon;
 using UFork.Output;
-using UFork.Prompt;
 using UFork.Runtime;
 using UFork.Sockets;
 using UFork.Supervision;
@@ -21,9 +20,9 @@ public sealed class Arbiter
 {
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(5);
     private readonly ActorSystem? _ownedSystem;
-    private readonly PromptLine _promptLine;
+    private readonly IArbiterConsole? _console;
 
-    private Arbiter(ActorSystem system, ArbiterOptions options, string name, bool ownsSystem, PromptLine promptLine)
+    private Arbiter(ActorSystem system, ArbiterOptions options, string name, bool ownsSystem, IArbiterConsole? console)
     {
         var exit = new TaskCompletionSource<ArbiterStopped>(TaskCreationOptions.RunContinuationsAsynchronously);
         var listener = system.ActorOf(ExitListener.Props(exit));
@@ -33,7 +32,7 @@ public sealed class Arbiter
         Settings = options.Settings;
         System = system;
         _ownedSystem = ownsSystem ? system : null;
-        _promptLine = promptLine;
+        _console = console;
         Stopped = Actor.WatchAsync();
         CoordinatedStop.Register(system, Actor, Stopped, options.Settings);
     }
@@ -54,14 +53,16 @@ public sealed class Arbiter
     /// <c>akka.coordinated-shutdown.phases.before-service-unbind.timeout</c> at least
     /// <see cref="UForkSettings.ShutdownGrace"/> plus 5 s, or slow workers are SIGKILLed sooner (a warning says so).
     /// </summary>
-    public static Arbiter Start(ActorSystem system, ArbiterOptions options, string name = "ufork")
+    public static Arbiter Start(ActorSystem system, ArbiterOptions options, string name = "ufork", IArbiterConsole? console = null)
     {
-        var (promptLine, withPrompt) = AroundPrompt(options);
-        return new Arbiter(system, withPrompt, name, ownsSystem: false, promptLine);
+        return new Arbiter(system, AroundConsole(options, console), name, ownsSystem: false, console);
     }
 
-    /// <summary>Starts an arbiter in an ActorSystem of its own, logging into its output sink.</summary>
-    public static Arbiter Start(ArbiterOptions options)
+    /// <summary>
+    /// Starts an arbiter in an ActorSystem of its own, logging into its output sink; <paramref name="console"/>
+    /// is shown by <see cref="RunUntilSignalledAsync()"/>.
+    /// </summary>
+    public static Arbiter Start(ArbiterOptions options, IArbiterConsole? console = null)
     {
         var config = CoordinatedStop.PhaseTimeoutConfig(options.Settings, Config.Empty).WithFallback(ConfigurationFactory.ParseString($$"""
             akka {
@@ -74,23 +75,20 @@ public sealed class Arbiter
               scheduler.tick-duration = 20ms
             }
             """));
-        var (promptLine, withPrompt) = AroundPrompt(options);
-        var setup = ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(config), new OutputSinkSetup(withPrompt.Output));
+        var withConsole = AroundConsole(options, console);
+        var setup = ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(config), new OutputSinkSetup(withConsole.Output));
         var system = ActorSystem.Create("ufork", setup);
-        return new Arbiter(system, withPrompt, "arbiter", ownsSystem: true, promptLine);
+        return new Arbiter(system, withConsole, "arbiter", ownsSystem: true, console);
     }
 
     /// <summary>
-    /// Output goes around the ufork> line whenever <see cref="RunUntilSignalledAsync"/> shows it. Output
-    /// to a log file never meets the prompt, and keeps its own type so that USR1 can reopen it.
+    /// Output goes around the console (the ufork> line) whenever <see cref="RunUntilSignalledAsync"/> shows
+    /// it. Output to a log file never meets the console, and keeps its own type so that USR1 can reopen it.
     /// </summary>
-    private static (PromptLine, ArbiterOptions) AroundPrompt(ArbiterOptions options)
-    {
-        var line = new PromptLine();
-        return options.Output is IReopenableOutput
-            ? (line, options)
-            : (line, options with { Output = new PromptOutputSink(options.Output, line) });
-    }
+    private static ArbiterOptions AroundConsole(ArbiterOptions options, IArbiterConsole? console) =>
+        console is null || options.Output is IReopenableOutput
+            ? options
+            : options with { Output = console.Around(options.Output) };
 
     /// <summary>The workers as they are now; for the C# prompt and REPLs, where <c>arbiter.Workers.Count</c> reads better than a task.</summary>
     public IReadOnlyList<WorkerStatus> Workers => ListWorkersAsync().GetAwaiter().GetResult();
@@ -131,7 +129,8 @@ public sealed class Arbiter
     /// <summary>
     /// Serves, steered by signals (<see cref="SignalDoor"/>: TERM and INT stop gracefully, QUIT fast, HUP
     /// restarts every worker, TTIN and TTOU scale by one, USR1 reopens the log) until it has stopped;
-    /// returns the process exit code. When a person is at the terminal, shows the <c>ufork&gt;</c> prompt meanwhile.
+    /// returns the process exit code. When a person is at the terminal, shows the console (the <c>ufork&gt;</c>
+    /// prompt) it was started with meanwhile.
     /// </summary>
     public async Task<int> RunUntilSignalledAsync()
     {
@@ -142,8 +141,8 @@ public sealed class Arbiter
     /// <summary><see cref="RunUntilSignalledAsync()"/> with signals caught since before this arbiter started.</summary>
     private async Task<int> RunUntilSignalledAsync(SignalDoor signals)
     {
-        using var prompt = PromptLoop.ShowIfInteractive(this, _promptLine, signals);
-        signals.Attach(Actor, onStop: () => prompt?.Close());
+        using var console = _console?.Show(this, signals);
+        signals.Attach(Actor, onStop: () => console?.Close());
         await Stopped;
         await StopAsync();
         return await ExitCodeAsync();
@@ -168,11 +167,12 @@ public sealed class Arbiter
         string[] args,
         UForkSettings settings,
         Func<WorkerContext, CancellationToken, Task> postFork,
-        ArbiterHooks? hooks = null) =>
-        RunAsync(args, settings, [], postFork, hooks);
+        ArbiterHooks? hooks = null,
+        IArbiterConsole? console = null) =>
+        RunAsync(args, settings, [], postFork, hooks, console);
 
     /// <summary>
-    /// <see cref="RunAsync(string[], UForkSettings, Func{WorkerContext, CancellationToken, Task}, ArbiterHooks?)"/>
+    /// <see cref="RunAsync(string[], UForkSettings, Func{WorkerContext, CancellationToken, Task}, ArbiterHooks?, IArbiterConsole?)"/>
     /// with listening sockets: the arbiter binds <paramref name="bind"/> before any worker starts and holds
     /// them until it exits; every worker inherits them at fds 3.. (<see cref="WorkerContext.ListenFds"/>).
     /// The addresses, not bound sockets, are taken because the worker runs this same code: only the
@@ -184,11 +184,12 @@ public sealed class Arbiter
         UForkSettings settings,
         IReadOnlyList<BindAddress> bind,
         Func<WorkerContext, CancellationToken, Task> postFork,
-        ArbiterHooks? hooks = null)
+        ArbiterHooks? hooks = null,
+        IArbiterConsole? console = null)
     {
         if (WorkerEnvironment.IsWorker)
             return await WorkerRuntime.RunAsync(postFork, hooks?.ChildPreExit);
-        return await ServeAsync(WorkerCommand.SameProgram(args), settings, bind, hooks?.ParentPreStop);
+        return await ServeAsync(WorkerCommand.SameProgram(args), settings, bind, hooks?.ParentPreStop, console);
     }
 
     /// <summary>
@@ -199,7 +200,11 @@ public sealed class Arbiter
     /// <exception cref="ArbiterStartException">Another arbiter holds the pidfile or control socket.</exception>
     /// <exception cref="ListenSocketException">An address cannot be bound; no worker was started.</exception>
     public static async Task<int> ServeAsync(
-        WorkerCommand command, UForkSettings settings, IReadOnlyList<BindAddress> bind, Func<Task>? parentPreStop = null)
+        WorkerCommand command,
+        UForkSettings settings,
+        IReadOnlyList<BindAddress> bind,
+        Func<Task>? parentPreStop = null,
+        IArbiterConsole? console = null)
     {
         if (Daemonizer.MustDetach(settings))
             return await Daemonizer.DetachAsync(settings);
@@ -209,22 +214,23 @@ public sealed class Arbiter
         await using var process = ArbiterProcess.Open(settings);
         using var sockets = ListenSockets.Bind(bind, settings.Backlog);
         sockets.Announce(process.Output);
-        var arbiter = Start(new ArbiterOptions(command, settings, process.Output, sockets.Sockets, parentPreStop));
+        var arbiter = Start(new ArbiterOptions(command, settings, process.Output, sockets.Sockets, parentPreStop), console);
         process.Attach(arbiter);
         return await arbiter.RunUntilSignalledAsync(signals);
     }
 
     /// <summary>
-    /// For a REPL (<c>dotnet fsi</c>): serves workers running <paramref name="command"/>, typically a
-    /// <see cref="WorkerCommand.EntryPoint"/>, with the <c>ufork&gt;</c> prompt, and returns once Ctrl-C or
-    /// <c>stop</c> has stopped them all. SIGINT is the arbiter's only while it runs, so the REPL lives on.
+    /// For a REPL (<c>dotnet fsi</c>, <c>csharprepl</c>): serves workers running <paramref name="command"/>,
+    /// typically a <see cref="WorkerCommand.EntryPoint"/>, with <paramref name="console"/> (the
+    /// <c>ufork&gt;</c> prompt: <c>new UForkPrompt()</c> of the UFork.Prompt package), and returns once
+    /// Ctrl-C or <c>stop</c> has stopped them all. SIGINT is the arbiter's only while it runs, so the REPL lives on.
     /// </summary>
-    public static async Task<int> RunInteractiveAsync(WorkerCommand command, UForkSettings settings)
+    public static async Task<int> RunInteractiveAsync(WorkerCommand command, UForkSettings settings, IArbiterConsole? console)
     {
-        var output = new TaggedLineWriter(Console.OpenStandardOutput());
+        var output = new TaggedLineWriter(global::System.Console.OpenStandardOutput());
         try
         {
-            return await Start(new ArbiterOptions(command, settings, output, [])).RunUntilSignalledAsync();
+            return await Start(new ArbiterOptions(command, settings, output, []), console).RunUntilSignalledAsync();
         }
         finally
         {

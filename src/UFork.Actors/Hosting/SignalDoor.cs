@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using Akka.Actor;
-using UFork.Prompt;
 using UFork.Supervision;
 
 namespace UFork.Hosting;
@@ -29,7 +28,7 @@ namespace UFork.Hosting;
 /// reinitialisation), so the kernel has no reason to send them.
 /// </para>
 /// </summary>
-internal sealed class SignalDoor : IDisposable
+internal sealed class SignalDoor : IJobControl, IDisposable
 {
     // Not named by PosixSignal; on Linux PosixSignalRegistration takes the raw number.
     private const PosixSignal SIGUSR1 = (PosixSignal)10;

@@ -4,7 +4,7 @@ namespace UFork.Runtime;
 /// What the post-fork function learns about the worker it runs in, and how it tells the arbiter how it is.
 /// A worker is <em>starting</em> until it calls <see cref="Ready"/>: the arbiter waits for that before it
 /// starts the next worker, finishes a rolling restart or reports a daemon started, and kills a worker that
-/// has not called it within <c>ufork.heartbeat.start-timeout</c>. <see cref="Http.UForkHttp.ServeAsync"/>
+/// has not called it within <c>ufork.heartbeat.start-timeout</c>. <c>UForkHttp.ServeAsync</c> (UFork.Http)
 /// calls it once Kestrel accepts on the inherited sockets.
 /// </summary>
 public sealed class WorkerContext

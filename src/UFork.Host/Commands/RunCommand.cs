@@ -2,6 +2,7 @@ using System.CommandLine;
 using UFork.Daemon;
 using UFork.Hosting;
 using UFork.Output;
+using UFork.Prompt;
 using UFork.Sockets;
 using UFork.Supervision;
 using UFork.Worker;
@@ -31,7 +32,7 @@ internal static class RunCommand
                 throw new UsageException($"unknown option {words[0]}");
             var settings = options.Settings(parsed);
             var worker = WorkerCommand.Program(words[0], words[1..]);
-            return await Arbiter.ServeAsync(worker, settings, options.BindAddresses(parsed));
+            return await Arbiter.ServeAsync(worker, settings, options.BindAddresses(parsed), console: new UForkPrompt());
         });
         return command;
     }

@@ -4,6 +4,7 @@ using UFork.Configuration;
 using UFork.Host.Serving;
 using UFork.Hosting;
 using UFork.Http;
+using UFork.Prompt;
 using UFork.Runtime;
 using UFork.Sockets;
 
@@ -42,7 +43,7 @@ internal static class ServeCommand
             if (parsed.GetValue(single))
                 return await ServeSingleAsync(bind, settings, http with { DrainTimeout = settings.ShutdownGrace });
             return await Arbiter.RunAsync(args, settings, bind,
-                (worker, stopping) => UForkHttp.ServeAsync(worker, HelloWorldApp.For(worker), stopping, http));
+                (worker, stopping) => UForkHttp.ServeAsync(worker, HelloWorldApp.For(worker), stopping, http), console: new UForkPrompt());
         });
         return command;
     }

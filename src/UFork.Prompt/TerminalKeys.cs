@@ -1,4 +1,5 @@
 using Mono.Unix.Native;
+using UFork.Hosting;
 using UFork.Spawning;
 
 namespace UFork.Prompt;

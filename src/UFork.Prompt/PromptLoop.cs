@@ -12,17 +12,17 @@ namespace UFork.Prompt;
 /// Ctrl-Z stops the whole job as usual; in the background the prompt neither reads nor draws, and
 /// <c>fg</c> brings it back, drawn again as it was.
 /// </summary>
-internal sealed class PromptLoop : IDisposable
+internal sealed class PromptLoop : IShownConsole
 {
     private readonly Arbiter _arbiter;
     private readonly PromptLine _line;
     private readonly CommandExecutor _commands;
     private readonly TerminalKeys _keys = new();
     private readonly Thread _thread;
-    private readonly SignalDoor _signals;
+    private readonly IJobControl _signals;
     private CSharpEvaluator? _csharp;
 
-    private PromptLoop(Arbiter arbiter, PromptLine line, SignalDoor signals)
+    private PromptLoop(Arbiter arbiter, PromptLine line, IJobControl signals)
     {
         _arbiter = arbiter;
         _line = line;
@@ -32,7 +32,7 @@ internal sealed class PromptLoop : IDisposable
     }
 
     /// <summary>Shows the prompt when a person is at the terminal; null (and nothing reads stdin) otherwise.</summary>
-    public static PromptLoop? ShowIfInteractive(Arbiter arbiter, PromptLine line, SignalDoor signals)
+    public static PromptLoop? ShowIfInteractive(Arbiter arbiter, PromptLine line, IJobControl signals)
     {
         if (!Terminal.IsInteractive)
             return null;

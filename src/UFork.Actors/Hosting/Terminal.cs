@@ -1,6 +1,6 @@
-using System.Runtime.InteropServices;
+using Mono.Unix.Native;
 
-namespace UFork.Prompt;
+namespace UFork.Hosting;
 
 /// <summary>Whether a person is at a terminal that the <c>ufork&gt;</c> prompt may take over, and whether it is ours now.</summary>
 internal static class Terminal
@@ -33,9 +33,7 @@ internal static class Terminal
         }
     }
 
-    [DllImport("libc")]
-    private static extern int tcgetpgrp(int fd);
+    private static int tcgetpgrp(int fd) => Syscall.tcgetpgrp(fd);
 
-    [DllImport("libc")]
-    private static extern int getpgrp();
+    private static int getpgrp() => Syscall.getpgid(0);
 }

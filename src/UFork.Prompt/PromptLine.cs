@@ -1,4 +1,5 @@
 using System.Text;
+using UFork.Hosting;
 
 namespace UFork.Prompt;
 
