@@ -38,7 +38,7 @@ public sealed class LifecycleTests(ITestOutputHelper output) : ArbiterTestKit(ou
             w => w.Count == workers && w.All(s => s.State == WorkerState.Ready), Patience);
 
     [Theory]
-    [InlineData("broken", "exited with exit 1 before it was ready")]
+    [InlineData("broken", "exited with status 1 before it was ready")]
     [InlineData("silent", "was not ready within 2 s (ufork.heartbeat.start-timeout) before it was ready")]
     public async Task A_rolling_restart_onto_a_release_that_does_not_come_up_is_aborted_and_the_old_workers_keep_serving(
         string fault, string reason)
@@ -148,7 +148,7 @@ public sealed class LifecycleTests(ITestOutputHelper output) : ArbiterTestKit(ou
 
         Assert.Equal(ArbiterActor.BootFailedExitCode, stopped.ExitCode);
         Assert.Contains("the workers cannot boot: 3 died in a row before becoming ready (ufork.boot.max-failures = 3)", stopped.Reason);
-        Assert.Contains("exited with exit 1", stopped.Reason);
+        Assert.Contains("exited with status 1", stopped.Reason);
         var last = deaths.ReceiveN(3, Patience).Cast<DeadWorker>().Last();
         Assert.Equal(["cannot import app"], last.LastLines);
         await arbiter.Stopped.WaitAsync(Patience);

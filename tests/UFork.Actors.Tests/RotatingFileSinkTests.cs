@@ -20,10 +20,10 @@ public sealed class RotatingFileSinkTests : IDisposable
 
         // 53 bytes a line: every second line fills a file, which is then rotated.
         Assert.Equal(["ufork.log", "ufork.log.1", "ufork.log.2"], Directory.GetFiles(_directory.Path).Select(Path.GetFileName).Order());
-        Assert.Empty(File.ReadAllLines(Log));
-        Assert.StartsWith("[w0 42] 8 ", File.ReadAllLines(Log + ".1")[0]);
-        Assert.Equal(2, File.ReadAllLines(Log + ".1").Length);
-        Assert.StartsWith("[w0 42] 6 ", File.ReadAllLines(Log + ".2")[0]);
+        Assert.Empty(LogLines.ReadAll(Log));
+        Assert.StartsWith("[w0 42] 8 ", LogLines.ReadAll(Log + ".1")[0]);
+        Assert.Equal(2, LogLines.ReadAll(Log + ".1").Length);
+        Assert.StartsWith("[w0 42] 6 ", LogLines.ReadAll(Log + ".2")[0]);
     }
 
     [Fact]
@@ -35,9 +35,9 @@ public sealed class RotatingFileSinkTests : IDisposable
             sink.WriteLine("[ufork] after");
         }
 
-        Assert.Equal(Enumerable.Range(0, 5).Select(i => $"[w1 7 err] line {i}"), File.ReadAllLines(Log + ".2"));
-        Assert.Equal(["[ufork] after"], File.ReadAllLines(Log + ".1"));
-        Assert.Empty(File.ReadAllLines(Log));
+        Assert.Equal(Enumerable.Range(0, 5).Select(i => $"[w1 7 err] line {i}"), LogLines.ReadAll(Log + ".2"));
+        Assert.Equal(["[ufork] after"], LogLines.ReadAll(Log + ".1"));
+        Assert.Empty(LogLines.ReadAll(Log));
     }
 
     [Fact]
@@ -45,15 +45,15 @@ public sealed class RotatingFileSinkTests : IDisposable
     {
         using (var sink = new RotatingFileSink(Log, maxSize: 1 << 20, files: 2))
         {
-            sink.WriteLine("before");
+            sink.WriteLine("[ufork] before");
             File.Move(Log, Log + ".moved");
-            sink.WriteLine("still to the moved file");
+            sink.WriteLine("[ufork] still to the moved file");
             sink.Reopen();
-            sink.WriteLine("after");
+            sink.WriteLine("[ufork] after");
         }
 
-        Assert.Equal(["before", "still to the moved file"], File.ReadAllLines(Log + ".moved"));
-        Assert.Equal(["after"], File.ReadAllLines(Log));
+        Assert.Equal(["[ufork] before", "[ufork] still to the moved file"], LogLines.ReadAll(Log + ".moved"));
+        Assert.Equal(["[ufork] after"], LogLines.ReadAll(Log));
     }
 
     public void Dispose() => _directory.Dispose();

@@ -91,7 +91,7 @@ public sealed class SupervisionTests(ITestOutputHelper output) : ArbiterTestKit(
         var failed = Assert.Single(await arbiter.ListWorkersAsync());
         Assert.Equal((0, WorkerState.Failed, (int?)null), (failed.Slot, failed.State, failed.Pid));
         Assert.Contains("3 consecutive failures", failed.FailedBecause);
-        Assert.Contains("exited with exit 2", failed.FailedBecause);
+        Assert.Contains("exited with status 2", failed.FailedBecause);
 
         starts.ReceiveN(3, Patience);
         var revived = await arbiter.Actor.Ask<CommandDone>(new RestartWorkers(0), Patience);

@@ -1,5 +1,6 @@
 using System.Text;
 using UFork.Output;
+using UFork.Tests.Support;
 using Xunit;
 
 namespace UFork.Tests;
@@ -17,7 +18,8 @@ public sealed class TaggedLineWriterTests
         destination.Failing = false;
         writer.WriteLines(0, 42, OutputStream.Stderr, [Encoding.ASCII.GetBytes("kept")]);
 
-        Assert.Equal("[ufork] warning: 3 lines could not be written: Input/output error\n[w0 42 err] kept\n", destination.Text);
+        Assert.Equal(["[ufork] warning: 3 lines could not be written: Input/output error", "[w0 42 err] kept", ""],
+            destination.Text.Split('\n').Select(LogLines.WithoutTime));
     }
 
     /// <summary>A stream that fails like a terminal that hung up (EIO), until told otherwise.</summary>

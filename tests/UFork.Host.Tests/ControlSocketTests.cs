@@ -169,12 +169,12 @@ public sealed class ControlSocketTests
             Assert.Matches(@"^w0\s+\d+\s+ready", status.Stdout.Split('\n')[1]);
             Assert.Equal(new CtlResult(0, "stopped", ""), stop);
             Assert.Empty(Directory.GetFileSystemEntries(privateDirectory)); // neither the socket nor its lock is left
-            Assert.Contains(File.ReadLines(runtime.File("ufork.log")), l => l.EndsWith($"control socket {socket}"));
+            Assert.Contains(LogLines.Read(runtime.File("ufork.log")), l => l.EndsWith($"control socket {socket}"));
         }
         finally
         {
             // Only if it failed to stop: the daemon and its worker are not this process's children.
-            var workers = File.ReadLines(runtime.File("ufork.log"))
+            var workers = LogLines.Read(runtime.File("ufork.log"))
                 .Select(l => System.Text.RegularExpressions.Regex.Match(l, @"^\[ufork\] w\d+: started pid (\d+)$"))
                 .Where(m => m.Success)
                 .Select(m => int.Parse(m.Groups[1].Value))

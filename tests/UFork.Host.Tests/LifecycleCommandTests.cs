@@ -81,7 +81,7 @@ public sealed class LifecycleCommandTests
 
         Assert.Equal(1, restart.Exit);
         Assert.StartsWith("ufork: rolling restart aborted: w0's replacement (pid ", restart.Stderr);
-        Assert.Contains("exited with exit 1 before it was ready", restart.Stderr);
+        Assert.Contains("exited with status 1 before it was ready", restart.Stderr);
         Assert.Equal(Pids(before.Stdout), Pids(after.Stdout));
         Assert.Contains(daemon.LogLines(), l => l.StartsWith("[ufork] warning: rolling restart aborted"));
         Assert.Equal(0, (await daemon.CtlAsync("stop")).Exit);

@@ -31,7 +31,7 @@ public sealed partial class LogRotationTests
         Assert.InRange(files.Length, 50, 80);
         Assert.All(files, f => Assert.InRange(new FileInfo(f).Length, 0, MaxSize + 256 * 1024)); // at most one batch over
         var seen = new bool[Lines];
-        foreach (var line in files.SelectMany(File.ReadLines).Where(l => !l.StartsWith("[ufork] ") && !l.EndsWith("] done")))
+        foreach (var line in files.SelectMany(LogLines.Read).Where(l => !l.StartsWith("[ufork] ") && !l.EndsWith("] done")))
         {
             var match = NumberedLine().Match(line);
             Assert.True(match.Success, $"a split or garbled line: {line[..Math.Min(line.Length, 120)]}");

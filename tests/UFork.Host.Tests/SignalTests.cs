@@ -54,7 +54,7 @@ public sealed class SignalTests
                  {
                      (Signum.SIGTTIN, "scaled from 2 to 3 workers"),
                      (Signum.SIGTTOU, "scaled from 3 to 2 workers"),
-                     (Signum.SIGTTOU, "scaled from 2 to 1 workers"),
+                     (Signum.SIGTTOU, "scaled from 2 to 1 worker"),
                      (Signum.SIGTTOU, "staying at 1 worker(s): at least one worker is needed"),
                  })
         {
@@ -66,7 +66,7 @@ public sealed class SignalTests
         File.Move(daemon.LogFile, moved); // as logrotate does, before it sends USR1
         daemon.Signal(Signum.SIGUSR1);
         var reopened = await Eventually.WaitAsync(
-            () => File.Exists(daemon.LogFile) ? File.ReadAllLines(daemon.LogFile) : [],
+            () => File.Exists(daemon.LogFile) ? LogLines.ReadAll(daemon.LogFile) : [],
             lines => lines.Contains($"[ufork] reopened {daemon.LogFile}"), DaemonUnderTest.Patience);
 
         await File.WriteAllTextAsync(stubborn, "");
@@ -76,9 +76,9 @@ public sealed class SignalTests
         Assert.Equal(2, first.Count);
         Assert.Equal(2, replacements.Count);
         Assert.Contains($"[ufork] reopened {daemon.LogFile}", reopened);
-        Assert.Contains("[ufork] scaled from 2 to 1 workers", File.ReadAllLines(moved));
+        Assert.Contains("[ufork] scaled from 2 to 1 worker", LogLines.ReadAll(moved));
         Assert.Contains(daemon.LogLines(), l => l.EndsWith("(fast: SIGKILL right after SIGTERM)"));
-        Assert.Equal("[ufork] all workers stopped", File.ReadAllLines(daemon.LogFile)[^1]);
+        Assert.Equal("[ufork] all workers stopped", LogLines.ReadAll(daemon.LogFile)[^1]);
         Assert.False(File.Exists(daemon.PidFile));
     }
 }

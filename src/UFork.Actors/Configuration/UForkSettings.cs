@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using UFork.Output;
 using UFork.Supervision;
 
 namespace UFork.Configuration;
@@ -60,7 +61,8 @@ public sealed record UForkSettings(
             c.PositiveInteger("max-unhealthy-starting"),
             c.Size("worker.memory-limit"),
             c.PositiveInteger("backlog"),
-            new LogSettings(c.Size("log.max-size"), c.PositiveInteger("log.files"), c.OptionalPath("log.file")),
+            new LogSettings(c.Size("log.max-size"), c.PositiveInteger("log.files"), c.OptionalPath("log.file"),
+                c.Read("log.format", LogFormats.Expected, LogFormats.Parse, _ => true), c.PositiveInteger("log.tail-lines")),
             new DaemonSettings(c.Switch("daemon"), c.OptionalPath("pidfile"), c.OptionalPath("control")),
             c.Duration("worker.start-seconds", TimeSpan.Zero),
             maxWorkers,
@@ -74,8 +76,11 @@ public sealed record UForkSettings(
 
 public sealed record HeartbeatSettings(TimeSpan Interval, TimeSpan Timeout, TimeSpan StartTimeout, bool Required);
 
-/// <summary>Where the arbiter's output goes (<paramref name="File"/>, or stdout when null) and how that file rotates.</summary>
-public sealed record LogSettings(long MaxSize, int Files, string? File = null);
+/// <summary>
+/// Where the arbiter's output goes (<paramref name="File"/>, or stdout when null), how that file rotates,
+/// how its lines look, and how many lines of each slot are kept for <c>logs</c>.
+/// </summary>
+public sealed record LogSettings(long MaxSize, int Files, string? File = null, LogFormat Format = LogFormat.Text, int TailLines = 1000);
 
 /// <summary>
 /// How the arbiter's process presents itself: detached or not, and the pidfile and control socket it

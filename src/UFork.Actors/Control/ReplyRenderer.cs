@@ -1,7 +1,9 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using UFork.Output;
 using UFork.Supervision;
+using UFork.Worker;
 
 namespace UFork.Control;
 
@@ -55,7 +57,7 @@ public static class ReplyRenderer
                 w.StartedAt is { } started ? Duration(now - started) : "-",
                 w.Restarts.ToString(),
                 w.LastHeartbeatAge is { } age ? $"{Duration(age)} ago" : "-",
-                w.ResidentBytes is { } rss ? $"{rss / (1 << 20)} MiB" : "-",
+                w.ResidentBytes is { } rss ? ResidentMemory.Describe(rss) : "-",
                 w.BackoffUntil is { } until ? $"until {until.ToLocalTime():HH:mm:ss}" : w.FailedBecause is not null ? "gave up" : "-",
             }), empty: "no workers");
     }
@@ -80,11 +82,5 @@ public static class ReplyRenderer
         return text.ToString().TrimEnd('\n');
     }
 
-    private static string Duration(TimeSpan t) => t.TotalSeconds switch
-    {
-        < 1 => $"{t.TotalMilliseconds:0}ms",
-        < 60 => $"{t.TotalSeconds:0.#}s",
-        < 3600 => $"{(int)t.TotalMinutes}m{t.Seconds:00}s",
-        _ => $"{(int)t.TotalHours}h{t.Minutes:00}m",
-    };
+    private static string Duration(TimeSpan t) => Wording.Duration(t);
 }

@@ -112,7 +112,7 @@ public static class Daemonizer
     {
         var status = Syscall.waitpid(pid, out var raw, 0) == pid ? ExitStatus.FromWaitStatus(raw) : ExitStatus.Unknown;
         if (said == 0)
-            Console.Error.WriteLine($"ufork: the daemon (pid {pid}) ended with {status} before it was ready");
+            Console.Error.WriteLine($"ufork: the daemon (pid {pid}) {status} before it was ready");
         return status.Code is { } code and not 0 ? code : 1;
     }
 

@@ -227,7 +227,7 @@ public sealed class Arbiter
     /// </summary>
     public static async Task<int> RunInteractiveAsync(WorkerCommand command, UForkSettings settings, IArbiterConsole? console)
     {
-        var output = new TaggedLineWriter(global::System.Console.OpenStandardOutput());
+        var output = new TaggedLineWriter(global::System.Console.OpenStandardOutput(), LineFormat.ForStandardOutput(settings.Log.Format));
         try
         {
             return await Start(new ArbiterOptions(command, settings, output, []), console).RunUntilSignalledAsync();

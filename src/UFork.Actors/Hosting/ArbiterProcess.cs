@@ -80,10 +80,10 @@ public sealed class ArbiterProcess : IAsyncDisposable
     private static IOutputSink OpenOutput(LogSettings log)
     {
         if (log.File is null)
-            return new TaggedLineWriter(Console.OpenStandardOutput());
+            return new TaggedLineWriter(Console.OpenStandardOutput(), LineFormat.ForStandardOutput(log.Format));
         try
         {
-            return new RotatingFileSink(log.File, log.MaxSize, log.Files);
+            return new RotatingFileSink(log.File, log.MaxSize, log.Files, log.Format);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

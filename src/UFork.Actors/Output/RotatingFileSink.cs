@@ -1,7 +1,7 @@
 namespace UFork.Output;
 
 /// <summary>
-/// The daemon's log: tagged lines, as on a terminal, appended to a file that is rotated by size
+/// The daemon's log: lines as on a terminal (<see cref="LineFormat"/>, without colour), appended to a file that is rotated by size
 /// (path → path.1 → ... → path.(files-1), the oldest dropped). Each batch of lines is written and
 /// flushed under one lock and rotation happens only between batches, so a line is never split across
 /// two files and no line is lost while the files move; a file may pass max-size by one batch.
@@ -13,18 +13,20 @@ public sealed class RotatingFileSink : IOutputSink, IReopenableOutput, IDisposab
 {
     private readonly long _maxSize;
     private readonly int _files;
+    private readonly LineFormat _format;
     private readonly Lock _lock = new();
     private FileStream _file;
     private TaggedLineWriter _writer;
     private long _rotateAt;
 
     /// <exception cref="IOException">The file cannot be opened (missing directory, no permission).</exception>
-    public RotatingFileSink(string path, long maxSize, int files)
+    public RotatingFileSink(string path, long maxSize, int files, LogFormat format = LogFormat.Text)
     {
         Path = path;
         _maxSize = maxSize;
         _files = files;
-        (_file, _writer) = Open(path);
+        _format = new LineFormat(format, colour: false); // a file is read later, by less or a shipper
+        (_file, _writer) = Open(path, _format);
         _rotateAt = _maxSize;
     }
 
@@ -52,7 +54,7 @@ public sealed class RotatingFileSink : IOutputSink, IReopenableOutput, IDisposab
     {
         lock (_lock)
         {
-            var (file, writer) = Open(Path); // first, so that a failure leaves the old file in use
+            var (file, writer) = Open(Path, _format); // first, so that a failure leaves the old file in use
             _writer.Dispose();
             (_file, _writer) = (file, writer);
             _rotateAt = _maxSize;
@@ -70,7 +72,7 @@ public sealed class RotatingFileSink : IOutputSink, IReopenableOutput, IDisposab
         try
         {
             Shift();
-            var (file, writer) = Open(Path);
+            var (file, writer) = Open(Path, _format);
             _writer.Dispose();
             (_file, _writer) = (file, writer);
             _rotateAt = _maxSize;
@@ -95,11 +97,11 @@ public sealed class RotatingFileSink : IOutputSink, IReopenableOutput, IDisposab
             File.Delete(Path);
     }
 
-    private static (FileStream, TaggedLineWriter) Open(string path)
+    private static (FileStream, TaggedLineWriter) Open(string path, LineFormat format)
     {
         // Unbuffered: the TaggedLineWriter buffers a batch and flushes it whole.
         var file = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
-        return (file, new TaggedLineWriter(file));
+        return (file, new TaggedLineWriter(file, format));
     }
 
     /// <summary>Closes the file, unless a write is stuck (a hung network file system): then it waits no longer than <see cref="TaggedLineWriter.DisposeWait"/>.</summary>

@@ -12,11 +12,11 @@ public readonly record struct ExitStatus(int? Code, Signum? Signal)
 
     public static ExitStatus Unknown { get; } = new(null, null);
 
-    /// <summary>"SIGKILL", "EX_SOFTWARE (70)", "exit 3".</summary>
+    /// <summary>As a person reads it once: "killed by SIGKILL", "exited with status 1", "exited with status 70 (EX_SOFTWARE)".</summary>
     public override string ToString() => (Code, Signal) switch
     {
-        (_, { } signal) => signal.ToString(),
-        ({ } code, _) => SysexitsName(code) is { } name ? $"{name} ({code})" : $"exit {code}",
+        (_, { } signal) => $"killed by {signal}",
+        ({ } code, _) => SysexitsName(code) is { } name ? $"exited with status {code} ({name})" : $"exited with status {code}",
         _ => "unknown status (reaped elsewhere)",
     };
 

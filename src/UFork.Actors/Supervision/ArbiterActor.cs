@@ -8,13 +8,17 @@ using UFork.Worker;
 
 namespace UFork.Supervision;
 
-/// <summary>What an arbiter runs, where its output goes, and the sockets its workers share.</summary>
+/// <summary>
+/// What an arbiter runs, where its output goes, and the sockets its workers share; with <paramref name="Logging"/>,
+/// its own lines go through Microsoft.Extensions.Logging instead of its output (see <see cref="ArbiterLog"/>).
+/// </summary>
 public sealed record ArbiterOptions(
     WorkerCommand Command,
     UForkSettings Settings,
     IOutputSink Output,
     IReadOnlyList<ListenSocket> Sockets,
-    Func<Task>? ParentPreStop = null);
+    Func<Task>? ParentPreStop = null,
+    Microsoft.Extensions.Logging.ILoggerFactory? Logging = null);
 
 /// <summary>
 /// The arbiter: keeps one WorkerActor per slot, answers the command set of <see cref="ArbiterProtocol"/>,
@@ -35,7 +39,7 @@ public sealed class ArbiterActor : ReceiveActor
 
     private readonly ArbiterOptions _options;
     private readonly UForkSettings _settings;
-    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly ILoggingAdapter _log;
     private readonly WorkerSupervisorStrategy _strategy;
     private readonly OutputWriter _output;
     private readonly CancellationTokenSource _stopped = new();
@@ -69,6 +73,7 @@ public sealed class ArbiterActor : ReceiveActor
     {
         _options = options;
         _settings = options.Settings;
+        _log = ArbiterLog.For(Context, options.Logging);
         _size = _settings.Workers;
         _strategy = new WorkerSupervisorStrategy(_settings.Restart);
         _startGate = new StartGate(_settings.MaxUnhealthyStarting);
@@ -82,7 +87,7 @@ public sealed class ArbiterActor : ReceiveActor
     {
         if (ProcessReactor.ShouldAdoptOrphans(_settings.Subreaper))
             ProcessReactor.Shared.AdoptOrphans();
-        _log.Info("arbiter starting {0} workers: {1}", _size, _options.Command);
+        _log.Info("arbiter starting {0}: {1}", Wording.Count(_size, "worker"), _options.Command);
         for (var slot = 0; slot < _size; slot++)
             SpawnWorker(slot);
         // One round for the whole fleet rather than a timer per worker, and on a plain .NET timer: an
@@ -158,7 +163,7 @@ public sealed class ArbiterActor : ReceiveActor
     private IActorRef NewWorker(int slot)
     {
         var worker = Context.ActorOf(
-            WorkerActor.Props(new WorkerSlotOptions(slot, _options.Command, _settings, _output, _options.Sockets, _stopped.Token)),
+            WorkerActor.Props(new WorkerSlotOptions(slot, _options.Command, _settings, _output, _options.Sockets, _stopped.Token, _options.Logging)),
             $"w{slot}-{_incarnations++}"); // unique: a slot's old worker may still be stopping beside its replacement
         _slotOf[worker] = slot;
         Context.Watch(worker);
@@ -295,12 +300,12 @@ public sealed class ArbiterActor : ReceiveActor
     {
         if (workers < 1)
         {
-            _log.Info("staying at {0} worker(s): at least one worker is needed", _size);
+            _log.Info("staying at {0}: at least one worker is needed", Wording.Count(_size, "worker"));
             return new CommandDone(false, $"cannot scale to {workers}: at least one worker is needed");
         }
         if (workers > _settings.MaxWorkers)
         {
-            _log.Info("staying at {0} worker(s): {1} is more than ufork.max-workers ({2})", _size, workers, _settings.MaxWorkers);
+            _log.Info("staying at {0}: {1} is more than ufork.max-workers ({2})", Wording.Count(_size, "worker"), workers, _settings.MaxWorkers);
             return new CommandDone(false, $"cannot scale to {workers}: ufork.max-workers is {_settings.MaxWorkers}");
         }
         var before = _size;
@@ -318,7 +323,7 @@ public sealed class ArbiterActor : ReceiveActor
             _slots.Remove(slot);
         foreach (var (worker, _) in _slotOf.Where(kv => kv.Value >= workers))
             worker.Tell(new StopWorker(_settings.ShutdownGrace));
-        _log.Info("scaled from {0} to {1} workers", before, workers);
+        _log.Info("scaled from {0} to {1}", before, Wording.Count(workers, "worker"));
         return new CommandDone(true, $"{before} -> {workers} workers");
     }
 
@@ -416,8 +421,8 @@ public sealed class ArbiterActor : ReceiveActor
             (rollout.Slot, rollout.Old, rollout.Replacement, rollout.ReplacementDeath) = (slot, old, replacement, null);
             return;
         }
-        _log.Info("rolling restart done: {0} worker(s) restarted", rollout.Restarted);
-        FinishRollout(new CommandDone(true, $"restarted {rollout.Restarted} worker(s), one at a time"));
+        _log.Info("rolling restart done: {0} restarted", Wording.Count(rollout.Restarted, "worker"));
+        FinishRollout(new CommandDone(true, $"restarted {Wording.Count(rollout.Restarted, "worker")}, one at a time"));
     }
 
     private void RetireRolledWorker(WorkerReady ready)
@@ -468,7 +473,7 @@ public sealed class ArbiterActor : ReceiveActor
         _strategy.StopRestarting();
         Become(ShuttingDown);
         _stopGrace = fast ? TimeSpan.Zero : _settings.ShutdownGrace;
-        _log.Info("shutting down {0} workers ({1})", _slotOf.Count,
+        _log.Info("shutting down {0} ({1})", Wording.Count(_slotOf.Count, "worker"),
             fast ? "fast: SIGKILL right after SIGTERM" : $"grace {WorkerActor.Describe(_stopGrace)}");
         var hook = _options.ParentPreStop ?? (() => Task.CompletedTask);
         RunHook(hook).PipeTo(Self, success: () => ParentPreStopDone.Instance, failure: _ => ParentPreStopDone.Instance);

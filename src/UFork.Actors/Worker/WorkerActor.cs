@@ -15,7 +15,8 @@ internal sealed record WorkerSlotOptions(
     UForkSettings Settings,
     OutputWriter Output,
     IReadOnlyList<ListenSocket> Sockets,
-    CancellationToken ArbiterStopped);
+    CancellationToken ArbiterStopped,
+    Microsoft.Extensions.Logging.ILoggerFactory? Logging = null);
 
 /// <summary>
 /// Owns one worker process in one slot, through the life below; each state is a behaviour of its own.
@@ -44,7 +45,7 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers, IWithUnboundedSta
     private const int TailLines = 20;
 
     private readonly WorkerSlotOptions _options;
-    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly ILoggingAdapter _log;
 
     private WorkerState _state;
     private int _restarts;
@@ -73,7 +74,11 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers, IWithUnboundedSta
     /// </summary>
     private bool MustSayReady => _options.Command.IsUForkRuntime || Heartbeat.Required;
 
-    public WorkerActor(WorkerSlotOptions options) => _options = options;
+    public WorkerActor(WorkerSlotOptions options)
+    {
+        _options = options;
+        _log = ArbiterLog.For(Context, options.Logging);
+    }
 
     protected override void PreStart() => Queue();
 
@@ -186,6 +191,8 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers, IWithUnboundedSta
         _tail = new OutputTail(TailLines);
         var process = worker.Process;
         var self = Self;
+        // Said before the output is read: its first line is then written after this one.
+        _log.Info("w{0}: started pid {1}", Slot, process.Pid);
         var stdout = OutputReader.PumpAsync(process.Stdout, Slot, process.Pid, OutputStream.Stdout, _options.Output, _tail, _options.ArbiterStopped);
         var stderr = OutputReader.PumpAsync(process.Stderr, Slot, process.Pid, OutputStream.Stderr, _options.Output, _tail, _options.ArbiterStopped);
         var outputDrained = Task.WhenAll(stdout, stderr);
@@ -196,7 +203,6 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers, IWithUnboundedSta
         }, TaskScheduler.Default);
         _ = HeartbeatReader.PumpAsync(worker.Heartbeats, process.Pid, self);
         _ = ReportExitAsync(process, outputDrained, self);
-        _log.Info("w{0}: started pid {1}", Slot, process.Pid);
         Context.System.EventStream.Publish(new WorkerStarted(Slot, process.Pid, process.StartedAt));
         Starting();
     }
@@ -399,7 +405,7 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers, IWithUnboundedSta
     /// <summary>Died without being asked to stop: a failure, for the supervisor to rule on.</summary>
     private void OnDied(ProcessExited exited)
     {
-        var (cause, reason) = _killedFor ?? (DeathCause.Exited, $"exited with {exited.Status}");
+        var (cause, reason) = _killedFor ?? (DeathCause.Exited, exited.Status.ToString());
         Fail(Death(exited, cause, reason));
     }
 
@@ -431,8 +437,7 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers, IWithUnboundedSta
         _state == WorkerState.BackingOff ? _backoffUntil : null,
         _failedBecause);
 
-    internal static string Describe(TimeSpan t) =>
-        t.TotalSeconds >= 1 ? $"{t.TotalSeconds:0.##} s" : $"{t.TotalMilliseconds:0} ms";
+    internal static string Describe(TimeSpan t) => Wording.Duration(t);
 
     private sealed record BackoffOver
     {

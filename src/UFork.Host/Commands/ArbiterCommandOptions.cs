@@ -1,5 +1,6 @@
 using System.CommandLine;
 using UFork.Configuration;
+using UFork.Output;
 using UFork.Sockets;
 
 namespace UFork.Host.Commands;
@@ -32,6 +33,11 @@ internal sealed class ArbiterCommandOptions
         Description = "Print everything to this file instead of stdout, rotated by size (ufork.log.max-size, ufork.log.files); SIGUSR1 reopens it",
     };
 
+    public Option<string?> LogFormat { get; } = new("--log-format")
+    {
+        Description = "How lines are written: text (with times; colours on a terminal unless NO_COLOR is set) or json, one object a line (default: ufork.log.format)",
+    };
+
     public Option<string?> Control { get; } = new("--control")
     {
         Description = "Listen for ufork ctl on this Unix socket (default: <pidfile>.sock with --pidfile; for a daemon without one, " +
@@ -51,6 +57,7 @@ internal sealed class ArbiterCommandOptions
         command.Options.Add(Daemon);
         command.Options.Add(PidFile);
         command.Options.Add(LogFile);
+        command.Options.Add(LogFormat);
         command.Options.Add(Control);
         command.Options.Add(Bind);
     }
@@ -89,9 +96,25 @@ internal sealed class ArbiterCommandOptions
                 daemon.Detach || parsed.GetValue(Daemon),
                 FullPath(parsed.GetValue(PidFile)) ?? daemon.PidFile,
                 FullPath(parsed.GetValue(Control)) ?? daemon.ControlSocket),
-            Log = settings.Log with { File = FullPath(parsed.GetValue(LogFile)) ?? settings.Log.File },
+            Log = settings.Log with
+            {
+                File = FullPath(parsed.GetValue(LogFile)) ?? settings.Log.File,
+                Format = parsed.GetValue(LogFormat) is { } format ? ParseLogFormat(format) : settings.Log.Format,
+            },
         };
         return settings;
+    }
+
+    private static Output.LogFormat ParseLogFormat(string format)
+    {
+        try
+        {
+            return LogFormats.Parse(format);
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException($"--log-format {e.Message}");
+        }
     }
 
     private static string? FullPath(string? path) => path is null ? null : Path.GetFullPath(path);

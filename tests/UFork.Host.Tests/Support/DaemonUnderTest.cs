@@ -53,11 +53,11 @@ public sealed partial class DaemonUnderTest : IAsyncDisposable
 
     public void Signal(Signum signal) => Syscall.kill(Pid, signal);
 
-    /// <summary>Every line of every log file in the directory (rotated, moved away or current), oldest file first.</summary>
+    /// <summary>Every line of every log file in the directory (rotated, moved away or current), oldest file first, without their times.</summary>
     public IReadOnlyList<string> LogLines() =>
         System.IO.Directory.GetFiles(Directory, "ufork.log*")
             .OrderBy(File.GetLastWriteTimeUtc)
-            .SelectMany(File.ReadLines)
+            .SelectMany(LogLines.Read)
             .ToList();
 
     public Task<string?> WaitForLogLineAsync(Func<string, bool> match) =>

@@ -14,6 +14,7 @@ public sealed partial class UForkProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly List<string> _stdout = [];
+    private readonly List<string> _rawStdout = [];
     private readonly List<string> _stderr = [];
     private readonly List<(Func<string, bool> Match, TaskCompletionSource<string> Found)> _waiters = [];
     private readonly ConcurrentDictionary<int, bool> _workerPids = new();
@@ -25,8 +26,8 @@ public sealed partial class UForkProcess : IAsyncDisposable
         start.RedirectStandardError = true;
         start.RedirectStandardInput = true;
         _process = Process.Start(start) ?? throw new InvalidOperationException("could not start " + start.FileName);
-        _process.OutputDataReceived += (_, e) => Record(e.Data, _stdout);
-        _process.ErrorDataReceived += (_, e) => Record(e.Data, _stderr);
+        _process.OutputDataReceived += (_, e) => Record(e.Data, _stdout, _rawStdout);
+        _process.ErrorDataReceived += (_, e) => Record(e.Data, _stderr, null);
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
     }
@@ -60,9 +61,16 @@ public sealed partial class UForkProcess : IAsyncDisposable
     public int Pid => _process.Id;
     public IReadOnlyCollection<int> WorkerPids => _workerPids.Keys.ToList();
 
+    /// <summary>Lines on stdout without the time each starts with (<see cref="LogLines.WithoutTime"/>).</summary>
     public IReadOnlyList<string> Stdout
     {
         get { lock (_lock) return _stdout.ToList(); }
+    }
+
+    /// <summary>Lines on stdout as printed, times and all.</summary>
+    public IReadOnlyList<string> RawStdout
+    {
+        get { lock (_lock) return _rawStdout.ToList(); }
     }
 
     public IReadOnlyList<string> Stderr
@@ -121,15 +129,17 @@ public sealed partial class UForkProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    private void Record(string? line, List<string> lines)
+    private void Record(string? raw, List<string> lines, List<string>? rawLines)
     {
-        if (line is null)
+        if (raw is null)
             return;
+        var line = LogLines.WithoutTime(raw);
         foreach (Match match in WorkerPid().Matches(line))
             _workerPids[int.Parse(match.Groups["pid"].Value)] = true;
         lock (_lock)
         {
             lines.Add(line);
+            rawLines?.Add(raw);
             foreach (var waiter in _waiters.Where(w => w.Match(line)).ToList())
             {
                 _waiters.Remove(waiter);
