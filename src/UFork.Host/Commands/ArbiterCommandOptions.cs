@@ -44,6 +44,11 @@ internal sealed class ArbiterCommandOptions
         Arity = ArgumentArity.ZeroOrMore,
     };
 
+    public Option<string?> Metrics { get; } = new("--metrics")
+    {
+        Description = "Serve Prometheus metrics of the whole fleet (GET /metrics) on HOST:PORT or unix:PATH (ufork.metrics.listen)",
+    };
+
     public void AddTo(Command command)
     {
         command.Options.Add(Workers);
@@ -53,6 +58,7 @@ internal sealed class ArbiterCommandOptions
         command.Options.Add(LogFile);
         command.Options.Add(Control);
         command.Options.Add(Bind);
+        command.Options.Add(Metrics);
     }
 
     /// <summary>The --bind addresses, or <paramref name="defaults"/> when none was given.</summary>
@@ -62,7 +68,9 @@ internal sealed class ArbiterCommandOptions
         return given.Select(ParseBind).ToList();
     }
 
-    private static BindAddress ParseBind(string text)
+    private static BindAddress ParseBind(string text) => ParseAddress("--bind", text);
+
+    private static BindAddress ParseAddress(string option, string text)
     {
         try
         {
@@ -70,7 +78,7 @@ internal sealed class ArbiterCommandOptions
         }
         catch (FormatException e)
         {
-            throw new UsageException($"--bind '{text}': {e.Message}");
+            throw new UsageException($"{option} '{text}': {e.Message}");
         }
     }
 
@@ -90,6 +98,9 @@ internal sealed class ArbiterCommandOptions
                 FullPath(parsed.GetValue(PidFile)) ?? daemon.PidFile,
                 FullPath(parsed.GetValue(Control)) ?? daemon.ControlSocket),
             Log = settings.Log with { File = FullPath(parsed.GetValue(LogFile)) ?? settings.Log.File },
+            Metrics = parsed.GetValue(Metrics) is { } metrics
+                ? settings.Metrics with { Listen = ParseAddress("--metrics", metrics) }
+                : settings.Metrics,
         };
         return settings;
     }
