@@ -20,6 +20,9 @@ public sealed record UForkSettings(
     int BootMaxFailures,
     bool Subreaper)
 {
+    /// <summary>The metrics endpoint (ufork.metrics.listen, --metrics) and how often workers report their instruments.</summary>
+    public MetricsSettings Metrics { get; init; } = MetricsSettings.Default;
+
     /// <summary>The defaults of the embedded reference.conf.</summary>
     public static UForkSettings Default => FromConfig(UForkConfig.Defaults);
 
@@ -67,11 +70,35 @@ public sealed record UForkSettings(
             c.Duration("worker.start-seconds", TimeSpan.Zero),
             maxWorkers,
             c.PositiveInteger("boot.max-failures"),
-            c.Switch("subreaper"));
+            c.Switch("subreaper"))
+        {
+            Metrics = ReadMetrics(c),
+        };
+    }
+
+    private static MetricsSettings ReadMetrics(SettingsReader c)
+    {
+        var listen = c.Read("metrics.listen", "HOST:PORT or unix:PATH, or \"\" for none",
+            raw => raw == "" ? null : Sockets.BindAddress.Parse(raw), _ => true);
+        var interval = c.Duration("metrics.interval", TimeSpan.Zero);
+        if (interval != TimeSpan.Zero && interval < MetricsSettings.ShortestInterval)
+            throw new UForkConfigException($"{UForkKeys.Root}.metrics.interval must be 0 or at least 100ms, not '{c.Raw("metrics.interval")}'");
+        return new MetricsSettings(listen, interval);
     }
 
     // A beat more often than this is load, not health; it also paces the arbiter's memory rounds.
     private static readonly TimeSpan ShortestHeartbeatInterval = TimeSpan.FromMilliseconds(10);
+}
+
+/// <summary>
+/// Where the arbiter serves Prometheus metrics (<paramref name="Listen"/>; null for nowhere), and how often
+/// workers send it their instruments (<paramref name="Interval"/>; zero for never).
+/// </summary>
+public sealed record MetricsSettings(Sockets.BindAddress? Listen, TimeSpan Interval)
+{
+    internal static readonly TimeSpan ShortestInterval = TimeSpan.FromMilliseconds(100);
+
+    public static MetricsSettings Default { get; } = new(null, TimeSpan.FromSeconds(1));
 }
 
 public sealed record HeartbeatSettings(TimeSpan Interval, TimeSpan Timeout, TimeSpan StartTimeout, bool Required);

@@ -1,6 +1,7 @@
 using UFork.Configuration;
 using UFork.Control;
 using UFork.Daemon;
+using UFork.Metrics;
 using UFork.Output;
 
 namespace UFork.Hosting;
@@ -17,12 +18,14 @@ public sealed class ArbiterProcess : IAsyncDisposable
     private readonly UForkSettings _settings;
     private readonly PidFile? _pidFile;
     private readonly ControlServer? _control;
+    private readonly MetricsEndpoint? _metrics;
 
-    private ArbiterProcess(UForkSettings settings, PidFile? pidFile, ControlServer? control, IOutputSink output)
+    private ArbiterProcess(UForkSettings settings, PidFile? pidFile, ControlServer? control, MetricsEndpoint? metrics, IOutputSink output)
     {
         _settings = settings;
         _pidFile = pidFile;
         _control = control;
+        _metrics = metrics;
         Output = output;
     }
 
@@ -34,14 +37,17 @@ public sealed class ArbiterProcess : IAsyncDisposable
     {
         PidFile? pidFile = null;
         ControlServer? control = null;
+        MetricsEndpoint? metrics = null;
         try
         {
             pidFile = settings.Daemon.PidFile is { } path ? PidFile.Claim(path) : null;
             control = ControlSocketPath.For(settings.Daemon) is { } socket ? ControlServer.Bind(socket) : null;
-            return new ArbiterProcess(settings, pidFile, control, OpenOutput(settings.Log));
+            metrics = settings.Metrics.Listen is { } listen ? MetricsEndpoint.Bind(listen) : null;
+            return new ArbiterProcess(settings, pidFile, control, metrics, OpenOutput(settings.Log));
         }
         catch
         {
+            metrics?.DisposeAsync().AsTask().Wait();
             control?.DisposeAsync().AsTask().Wait();
             pidFile?.Dispose();
             throw;
@@ -53,10 +59,12 @@ public sealed class ArbiterProcess : IAsyncDisposable
         var log = new OutputWriter(Output); // queued with the workers' lines: a stuck terminal holds up no timer or client
         _pidFile?.KeepWritten(log);
         _control?.Serve(new CommandExecutor(arbiter.Actor, _settings), log);
+        _metrics?.Serve(arbiter.System.ActorOf(MetricsCollector.Props(arbiter.Actor), "ufork-metrics"));
         var doors = new[]
         {
             _pidFile is null ? null : $"pidfile {_pidFile.Path}",
             _control is null ? null : $"control socket {_control.Path}",
+            _metrics is null ? null : $"metrics {_metrics.Url}",
         }.OfType<string>().ToList();
         log.WriteLine(doors.Count > 0
             ? $"[ufork] arbiter pid {Environment.ProcessId}{(Daemonizer.IsDaemon ? " (daemon)" : "")}: {string.Join(", ", doors)}"
@@ -96,6 +104,8 @@ public sealed class ArbiterProcess : IAsyncDisposable
     {
         if (_control is not null)
             await _control.DisposeAsync();
+        if (_metrics is not null)
+            await _metrics.DisposeAsync();
         _pidFile?.Dispose();
         OutputWriter.Close(Output);
     }

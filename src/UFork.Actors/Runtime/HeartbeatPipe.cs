@@ -4,9 +4,10 @@ using Microsoft.Win32.SafeHandles;
 namespace UFork.Runtime;
 
 /// <summary>
-/// The write end of a worker's heartbeat pipe (<c>UFORK_HEARTBEAT_FD</c>): beats, and the ready message once.
-/// Every message is a single write(2) of fewer than PIPE_BUF bytes, which the kernel never interleaves
-/// with another; the lock is for the stream, whose concurrent use .NET does not promise to be safe.
+/// The write end of a worker's heartbeat pipe (<c>UFORK_HEARTBEAT_FD</c>): beats, the ready message once, and
+/// metrics lines. Beats and the ready message are single writes of fewer than PIPE_BUF bytes, which the kernel
+/// never interleaves with another; a metrics line may be longer, and the lock keeps this process's beats out
+/// of it (and is needed anyway: .NET does not promise that a stream is safe to use concurrently).
 /// </summary>
 internal sealed class HeartbeatPipe
 {
@@ -29,6 +30,9 @@ internal sealed class HeartbeatPipe
         if (Interlocked.Exchange(ref _readySent, 1) == 0)
             TryWrite(ReadyMessage);
     }
+
+    /// <summary>Writes one whole metrics line; false once the arbiter has closed its end.</summary>
+    public bool TrySend(byte[] metricsLine) => TryWrite(metricsLine);
 
     private bool TryWrite(byte[] message)
     {

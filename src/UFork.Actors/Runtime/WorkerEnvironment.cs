@@ -7,6 +7,8 @@ namespace UFork.Runtime;
 /// <item><c>UFORK_HEARTBEAT_FD</c>: write one byte per heartbeat to this fd; write <c>ready\n</c> (<see cref="ReadyMessage"/>)
 /// once, when the worker is ready to do its job (a server: listening). Every write counts as a beat.</item>
 /// <item><c>UFORK_HEARTBEAT_INTERVAL_MS</c>: how often to beat.</item>
+/// <item><c>UFORK_METRICS_INTERVAL_MS</c>: how often a .NET worker sends its instruments on the heartbeat fd, as a line
+/// <c>metrics {json}\n</c> (<see cref="Metrics.MetricsSnapshot"/>); absent when the arbiter wants none.</item>
 /// <item><c>UFORK_LIFELINE_FD</c>: reads EOF when the arbiter dies; exit then.</item>
 /// <item><c>UFORK_MEMORY_LIMIT</c>: bytes of resident memory past which a worker should exit.</item>
 /// <item><c>UFORK_SHUTDOWN_GRACE_MS</c>: how long after SIGTERM the worker may take to finish before SIGKILL.</item>
@@ -23,6 +25,7 @@ public static class WorkerEnvironment
 
     /// <summary>Written once on the heartbeat fd: the worker is ready (what the start gate, rolling restarts and --daemon wait for).</summary>
     public const string ReadyMessage = "ready\n";
+    public const string MetricsIntervalMs = "UFORK_METRICS_INTERVAL_MS";
     public const string LifelineFd = "UFORK_LIFELINE_FD";
     public const string MemoryLimit = "UFORK_MEMORY_LIMIT";
     public const string ShutdownGraceMs = "UFORK_SHUTDOWN_GRACE_MS";

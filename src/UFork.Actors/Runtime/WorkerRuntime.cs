@@ -46,7 +46,11 @@ public sealed class WorkerRuntime
         var heartbeats = WorkerEnvironment.ReadInt(WorkerEnvironment.HeartbeatFd) is { } fd ? new HeartbeatPipe(fd) : null;
         var worker = new WorkerContext(_workerId, Environment.ProcessId, listenFds, heartbeats);
         if (heartbeats is not null)
+        {
             _ = BeatAsync(heartbeats, worker);
+            if (WorkerEnvironment.ReadInt(WorkerEnvironment.MetricsIntervalMs) is int ms and > 0)
+                _ = SendMetricsAsync(heartbeats, TimeSpan.FromMilliseconds(ms));
+        }
         WatchLifeline();
 
         var exitCode = 0;
@@ -88,6 +92,19 @@ public sealed class WorkerRuntime
         }
         if (violation is not null)
             ExitSoon($"{violation}; exiting to be replaced", ExitTempFail);
+    }
+
+    /// <summary>Metrics are a courtesy: if they fail, the worker says so once and goes on serving.</summary>
+    private async Task SendMetricsAsync(HeartbeatPipe pipe, TimeSpan interval)
+    {
+        try
+        {
+            await new MetricsLoop(pipe, _workerId, interval).RunAsync();
+        }
+        catch (Exception e)
+        {
+            await Console.Error.WriteLineAsync($"worker {_workerId}: metrics stopped: {e.Message}");
+        }
     }
 
     private void WatchLifeline()

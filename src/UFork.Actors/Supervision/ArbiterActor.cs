@@ -449,6 +449,7 @@ public sealed class ArbiterActor : ReceiveActor
 
     private void FinishRollout(CommandDone outcome)
     {
+        Context.System.EventStream.Publish(new RollingRestartEnded(outcome.Ok));
         foreach (var requester in _rollout!.Requesters)
             requester.Tell(outcome);
         _rollout = null;

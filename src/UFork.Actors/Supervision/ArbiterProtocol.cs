@@ -90,7 +90,23 @@ public sealed record WorkerStatus(
     TimeSpan? LastHeartbeatAge,
     long? ResidentBytes,
     DateTimeOffset? BackoffUntil,
-    string? FailedBecause = null);
+    string? FailedBecause = null)
+{
+    /// <summary>User and system CPU time of the process so far.</summary>
+    public TimeSpan? CpuTime { get; init; }
+
+    /// <summary>Percent of one core since the previous status of this worker (since its start, the first time).</summary>
+    public double? CpuPercent { get; init; }
+
+    /// <summary>HTTP requests per second, from the worker's own <c>http.server.request.duration</c>; null if it serves none.</summary>
+    public double? RequestsPerSecond { get; init; }
+
+    /// <summary>Lines and bytes of output (stdout and stderr) of the process so far.</summary>
+    public long OutputLines { get; init; }
+
+    /// <inheritdoc cref="OutputLines"/>
+    public long OutputBytes { get; init; }
+}
 
 /// <summary>Why a worker process ended.</summary>
 public enum DeathCause
@@ -108,6 +124,12 @@ public enum DeathCause
     /// <summary>Stopped on purpose: shutdown or scale down.</summary>
     Stopped,
 }
+
+/// <summary>Published on the event stream when a worker sent its instruments (for the metrics endpoint).</summary>
+internal sealed record WorkerInstruments(int Slot, int Pid, Metrics.MetricsSnapshot Snapshot);
+
+/// <summary>Published on the event stream when a rolling restart ends, done or aborted.</summary>
+internal sealed record RollingRestartEnded(bool Completed);
 
 /// <summary>Published on the ActorSystem's event stream each time a worker process starts.</summary>
 public sealed record WorkerStarted(int Slot, int Pid, DateTimeOffset At);

@@ -1,38 +1,34 @@
-using System.Text;
 using Akka.Actor;
-using UFork.Runtime;
 
 namespace UFork.Worker;
 
 /// <summary>
-/// Turns bytes on a worker's heartbeat pipe into messages: a <see cref="Heartbeat"/> per read, and a
-/// <see cref="ReadyReported"/> when the ready message (<see cref="WorkerEnvironment.ReadyMessage"/>) goes by,
-/// even split across reads.
+/// Turns bytes on a worker's heartbeat pipe into messages (<see cref="HeartbeatParser"/>): a <see cref="Heartbeat"/>
+/// per read that holds one, a <see cref="ReadyReported"/> when the ready message goes by, even split across
+/// reads, and the latest <see cref="MetricsReported"/> of a read.
 /// </summary>
 internal static class HeartbeatReader
 {
-    private static readonly byte[] Ready = Encoding.ASCII.GetBytes(WorkerEnvironment.ReadyMessage);
-
     public static async Task PumpAsync(Stream pipe, int pid, IActorRef worker)
     {
-        // Room for one read and the tail of the previous one, in case the message straddles them.
-        var buffer = new byte[256 + Ready.Length];
-        var carried = 0;
+        var parser = new HeartbeatParser();
+        var buffer = new byte[16 * 1024];
         var ready = false;
         try
         {
             int read;
-            while ((read = await pipe.ReadAsync(buffer.AsMemory(carried, 256))) > 0)
+            while ((read = await pipe.ReadAsync(buffer)) > 0)
             {
-                var seen = carried + read;
-                if (!ready && buffer.AsSpan(0, seen).IndexOf(Ready) >= 0)
+                var (beat, readyNow) = parser.Read(buffer.AsSpan(0, read));
+                if (readyNow && !ready)
                 {
                     ready = true;
                     worker.Tell(new ReadyReported(pid));
                 }
-                worker.Tell(new Heartbeat(pid));
-                carried = Math.Min(seen, Ready.Length - 1);
-                buffer.AsSpan(seen - carried, carried).CopyTo(buffer);
+                if (beat)
+                    worker.Tell(new Heartbeat(pid));
+                if (parser.Snapshots.Count > 0)
+                    worker.Tell(new MetricsReported(pid, parser.Snapshots[^1], DateTimeOffset.UtcNow));
             }
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException)

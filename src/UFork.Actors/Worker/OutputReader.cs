@@ -23,7 +23,8 @@ internal static class OutputReader
     /// </summary>
     public const int FloodBuffer = 4 * MaxLine;
 
-    public static async Task PumpAsync(Stream pipe, int slot, int pid, OutputStream stream, OutputWriter writer, OutputTail tail, CancellationToken stopped)
+    public static async Task PumpAsync(Stream pipe, int slot, int pid, OutputStream stream, OutputWriter writer, OutputTail tail,
+        ProcessFigures figures, CancellationToken stopped)
     {
         var buffer = new byte[MaxLine];
         var filled = 0;
@@ -37,7 +38,7 @@ internal static class OutputReader
                 var consumed = SplitLines(buffer, filled, lines);
                 if (lines.Count > 0)
                 {
-                    await SendAsync(writer, tail, slot, pid, stream, lines, stopped);
+                    await SendAsync(writer, tail, figures, slot, pid, stream, lines, stopped);
                     lines.Clear();
                 }
                 var target = buffer;
@@ -52,7 +53,7 @@ internal static class OutputReader
                 filled -= consumed;
             }
             if (filled > 0)
-                await SendAsync(writer, tail, slot, pid, stream, [buffer.AsMemory(0, filled)], stopped);
+                await SendAsync(writer, tail, figures, slot, pid, stream, [buffer.AsMemory(0, filled)], stopped);
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException)
         {
@@ -94,10 +95,11 @@ internal static class OutputReader
         }
     }
 
-    private static Task SendAsync(OutputWriter writer, OutputTail tail, int slot, int pid, OutputStream stream,
+    private static Task SendAsync(OutputWriter writer, OutputTail tail, ProcessFigures figures, int slot, int pid, OutputStream stream,
         List<ReadOnlyMemory<byte>> lines, CancellationToken stopped)
     {
         tail.Add(stream, lines);
+        figures.CountOutput(lines);
         return writer.WriteLinesAsync(slot, pid, stream, lines, stopped);
     }
 }

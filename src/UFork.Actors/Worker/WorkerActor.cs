@@ -51,6 +51,7 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers, IWithUnboundedSta
     private int _restarts;
     private LaunchedWorker? _worker;
     private OutputTail? _tail;
+    private ProcessFigures? _figures;
     private bool _wasReady;
     private DateTimeOffset? _backoffUntil;
     private DateTimeOffset? _lastHeartbeat;
@@ -190,11 +191,12 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers, IWithUnboundedSta
         _wasReady = false;
         _tail = new OutputTail(TailLines);
         var process = worker.Process;
+        _figures = new ProcessFigures(process.Pid, process.StartedAt);
         var self = Self;
         // Said before the output is read: its first line is then written after this one.
         _log.Info("w{0}: started pid {1}", Slot, process.Pid);
-        var stdout = OutputReader.PumpAsync(process.Stdout, Slot, process.Pid, OutputStream.Stdout, _options.Output, _tail, _options.ArbiterStopped);
-        var stderr = OutputReader.PumpAsync(process.Stderr, Slot, process.Pid, OutputStream.Stderr, _options.Output, _tail, _options.ArbiterStopped);
+        var stdout = OutputReader.PumpAsync(process.Stdout, Slot, process.Pid, OutputStream.Stdout, _options.Output, _tail, _figures, _options.ArbiterStopped);
+        var stderr = OutputReader.PumpAsync(process.Stderr, Slot, process.Pid, OutputStream.Stderr, _options.Output, _tail, _figures, _options.ArbiterStopped);
         var outputDrained = Task.WhenAll(stdout, stderr);
         _ = outputDrained.ContinueWith(_ =>
         {
@@ -274,6 +276,7 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers, IWithUnboundedSta
             });
             Receive<StopWorker>(_ => { });
             Receive<GetStatus>(_ => Sender.Tell(Status()));
+            Receive<MetricsReported>(report => report.Pid == Pid, NoteMetrics); // a draining server still counts its requests
             ReceiveAny(_ => { }); // heartbeats, readiness and memory no longer matter
         });
     }
@@ -313,6 +316,7 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers, IWithUnboundedSta
         Receive<KillProcess>(kill => Kill(DeathCause.Killed, kill.Reason));
         Receive<CheckMemory>(_ => CheckResidentMemory());
         Receive<GetStatus>(_ => Sender.Tell(Status()));
+        Receive<MetricsReported>(report => report.Pid == Pid, NoteMetrics);
         ReceiveAny(_ => { }); // reports about a previous incarnation's process
     }
 
@@ -341,6 +345,13 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers, IWithUnboundedSta
         var uptime = (process.ExitedAt ?? DateTimeOffset.UtcNow) - process.StartedAt;
         await Task.WhenAny(outputDrained, Task.Delay(OutputDrainLimit));
         self.Tell(new ProcessExited(process.Pid, status, uptime));
+    }
+
+    /// <summary>Kept for status and top, and published for the metrics endpoint, which keeps every slot's totals.</summary>
+    private void NoteMetrics(MetricsReported report)
+    {
+        _figures!.Note(report);
+        Context.System.EventStream.Publish(new WorkerInstruments(Slot, report.Pid, report.Snapshot));
     }
 
     private void NoteHeartbeat()
@@ -426,16 +437,28 @@ internal sealed class WorkerActor : ReceiveActor, IWithTimers, IWithUnboundedSta
             _wasReady, _tail?.Lines);
     }
 
-    private WorkerStatus Status() => new(
-        Slot,
-        Pid,
-        _state,
-        _worker?.Process.StartedAt,
-        _restarts,
-        DateTimeOffset.UtcNow - _lastHeartbeat,
-        Pid is { } pid ? ResidentMemory.Of(pid) : null,
-        _state == WorkerState.BackingOff ? _backoffUntil : null,
-        _failedBecause);
+    private WorkerStatus Status()
+    {
+        var running = _worker is not null && _state is WorkerState.Starting or WorkerState.Ready or WorkerState.Stopping;
+        var cpu = running ? _figures?.CpuTime() : null;
+        return new WorkerStatus(
+            Slot,
+            Pid,
+            _state,
+            _worker?.Process.StartedAt,
+            _restarts,
+            DateTimeOffset.UtcNow - _lastHeartbeat,
+            Pid is { } pid ? ResidentMemory.Of(pid) : null,
+            _state == WorkerState.BackingOff ? _backoffUntil : null,
+            _failedBecause)
+        {
+            CpuTime = cpu,
+            CpuPercent = running ? _figures?.CpuPercent(cpu) : null,
+            RequestsPerSecond = running ? _figures?.RequestsPerSecond : null,
+            OutputLines = _figures?.OutputLines ?? 0,
+            OutputBytes = _figures?.OutputBytes ?? 0,
+        };
+    }
 
     internal static string Describe(TimeSpan t) => Wording.Duration(t);
 

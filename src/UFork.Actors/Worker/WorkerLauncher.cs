@@ -82,6 +82,8 @@ internal static class WorkerLauncher
             [WorkerEnvironment.MemoryLimit] = settings.WorkerMemoryLimit.ToString(),
             [WorkerEnvironment.ShutdownGraceMs] = ((long)settings.ShutdownGrace.TotalMilliseconds).ToString(),
         };
+        if (settings.Metrics.Interval > TimeSpan.Zero)
+            environment[WorkerEnvironment.MetricsIntervalMs] = ((int)settings.Metrics.Interval.TotalMilliseconds).ToString();
         if (n > 0)
         {
             environment[WorkerEnvironment.ListenBacklog] = settings.Backlog.ToString();

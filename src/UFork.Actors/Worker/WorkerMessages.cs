@@ -1,3 +1,4 @@
+using UFork.Metrics;
 using UFork.Spawning;
 
 namespace UFork.Worker;
@@ -11,6 +12,9 @@ internal sealed record SpawnFailed(Exception Error);
 
 /// <summary>Something was written on the heartbeat fd: the worker is alive.</summary>
 internal sealed record Heartbeat(int Pid);
+
+/// <summary>The worker sent its instruments on its heartbeat fd (a metrics line).</summary>
+internal sealed record MetricsReported(int Pid, MetricsSnapshot Snapshot, DateTimeOffset At);
 
 /// <summary>The worker wrote the ready message on its heartbeat fd.</summary>
 internal sealed record ReadyReported(int Pid);

@@ -50,6 +50,11 @@ internal sealed class ArbiterCommandOptions
         Arity = ArgumentArity.ZeroOrMore,
     };
 
+    public Option<string?> Metrics { get; } = new("--metrics")
+    {
+        Description = "Serve Prometheus metrics of the whole fleet (GET /metrics) on HOST:PORT or unix:PATH (ufork.metrics.listen)",
+    };
+
     public void AddTo(Command command)
     {
         command.Options.Add(Workers);
@@ -60,6 +65,7 @@ internal sealed class ArbiterCommandOptions
         command.Options.Add(LogFormat);
         command.Options.Add(Control);
         command.Options.Add(Bind);
+        command.Options.Add(Metrics);
     }
 
     /// <summary>The --bind addresses, or <paramref name="defaults"/> when none was given.</summary>
@@ -69,7 +75,9 @@ internal sealed class ArbiterCommandOptions
         return given.Select(ParseBind).ToList();
     }
 
-    private static BindAddress ParseBind(string text)
+    private static BindAddress ParseBind(string text) => ParseAddress("--bind", text);
+
+    private static BindAddress ParseAddress(string option, string text)
     {
         try
         {
@@ -77,7 +85,7 @@ internal sealed class ArbiterCommandOptions
         }
         catch (FormatException e)
         {
-            throw new UsageException($"--bind '{text}': {e.Message}");
+            throw new UsageException($"{option} '{text}': {e.Message}");
         }
     }
 
@@ -101,6 +109,9 @@ internal sealed class ArbiterCommandOptions
                 File = FullPath(parsed.GetValue(LogFile)) ?? settings.Log.File,
                 Format = parsed.GetValue(LogFormat) is { } format ? ParseLogFormat(format) : settings.Log.Format,
             },
+            Metrics = parsed.GetValue(Metrics) is { } metrics
+                ? settings.Metrics with { Listen = ParseAddress("--metrics", metrics) }
+                : settings.Metrics,
         };
         return settings;
     }

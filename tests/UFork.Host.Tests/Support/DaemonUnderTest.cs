@@ -57,7 +57,7 @@ public sealed partial class DaemonUnderTest : IAsyncDisposable
     public IReadOnlyList<string> LogLines() =>
         System.IO.Directory.GetFiles(Directory, "ufork.log*")
             .OrderBy(File.GetLastWriteTimeUtc)
-            .SelectMany(LogLines.Read)
+            .SelectMany(UFork.Tests.Support.LogLines.Read)
             .ToList();
 
     public Task<string?> WaitForLogLineAsync(Func<string, bool> match) =>
