@@ -117,7 +117,7 @@ public sealed class OutputTests(ITestOutputHelper output) : ArbiterTestKit(outpu
             using var patience = new CancellationTokenSource(Patience);
             var read = new List<string>();
             while (await reader.ReadLineAsync(patience.Token) is { } line && !line.Contains("lines were dropped"))
-                read.Add(line);
+                read.Add(LogLines.WithoutTime(line));
             Assert.All(read, line => Assert.Matches(@"^(\[w[01] \d+\] flood|\[ufork\] .*)$", line));
             Assert.Contains(read, line => line.EndsWith("] flood"));
         }

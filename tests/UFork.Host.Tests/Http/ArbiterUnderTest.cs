@@ -134,6 +134,7 @@ internal sealed partial class ArbiterUnderTest : IAsyncDisposable
     {
         if (line is null)
             return;
+        line = UFork.Tests.Support.LogLines.WithoutTime(line);
         List<(Match, TaskCompletionSource<Match>)> satisfied = [];
         lock (_lock)
         {
